@@ -1,0 +1,219 @@
+//! Command-line front end: parses arguments, loads settings, runs one command.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::store::Store;
+
+const DEFAULT_CONFIG: &str = "/etc/leadsift/leadsift.toml";
+
+#[derive(Debug, Parser)]
+#[command(name = "leadsift", version, about = "Sorts a sales mailbox's inquiries into hot, nurture and drop leads")]
+pub struct Cli {
+    /// Configuration file [default: $LEADSIFT_CONFIG, then /etc/leadsift/leadsift.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Use this instant instead of the clock (RFC 3339), for reproducible output
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch new mail from every account into the local store
+    Sync {
+        /// One pass over every account and folder, then exit
+        #[arg(long)]
+        once: bool,
+    },
+    /// Import .eml files, mbox files and directories of them
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Per account and folder: UIDVALIDITY, highest UID, messages, last sync and error
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration, secrets and patterns; exit non-zero on any problem
+    CheckConfig,
+    /// Print the signals found in one raw message (FILE or stdin)
+    Extract {
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with the signal rules in patterns/
+    Patterns {
+        #[command(subcommand)]
+        action: PatternsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatternsAction {
+    /// Compile every rule and run every example; exit non-zero on a failure
+    Check,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}), e.g. 2026-11-20T08:00:00+08:00"))
+}
+
+pub fn config_path(cli: &Cli) -> PathBuf {
+    cli.config
+        .clone()
+        .or_else(|| std::env::var_os("LEADSIFT_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEADSIFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("leadsift=info,warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+pub fn main() -> ExitCode {
+    // One crypto provider in the graph (ring); installing it explicitly keeps rustls from guessing.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("leadsift: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Settings> {
+    let path = config_path(cli);
+    Ok(Settings::load(&path)?)
+}
+
+fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::open(&settings.storage_path)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let now = cli.now.unwrap_or_else(Utc::now);
+    let mut out = std::io::stdout().lock();
+    match &cli.command {
+        Command::CheckConfig => {
+            let s = load(&cli)?;
+            writeln!(
+                out,
+                "{}: OK ({} account(s), database {})",
+                s.source.display(),
+                s.accounts.len(),
+                s.storage_path.display()
+            )?;
+        }
+        Command::Sync { once } => {
+            if !once {
+                bail!("`sync` without --once is the daemon's job; use `leadsift sync --once`");
+            }
+            let s = load(&cli)?;
+            let mut store = open_store(&s)?;
+            let reports = runtime()?.block_on(crate::sync::sync_once(&s, &mut store, now));
+            let mut failed = false;
+            for r in &reports {
+                match &r.error {
+                    None => writeln!(
+                        out,
+                        "{}: {} new, {} duplicate(s), {} failed",
+                        r.account, r.outcome.stored, r.outcome.duplicates, r.outcome.failed
+                    )?,
+                    Some(e) => {
+                        failed = true;
+                        eprintln!("{}: sync failed: {e}", r.account);
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Import { paths } => {
+            let s = load(&cli)?;
+            let mut store = open_store(&s)?;
+            let r = crate::import::import(paths, &s, &mut store, now)?;
+            for (source, reason) in &r.failures {
+                writeln!(out, "failed: {source}: {reason}")?;
+            }
+            writeln!(
+                out,
+                "imported {}, skipped {} duplicate(s), failed {}",
+                r.outcome.stored, r.outcome.duplicates, r.outcome.failed
+            )?;
+        }
+        Command::Status { json } => {
+            let s = load(&cli)?;
+            let store = open_store(&s)?;
+            let st = store.status()?;
+            if *json {
+                serde_json::to_writer_pretty(&mut out, &st)?;
+                writeln!(out)?;
+            } else {
+                for a in &st.accounts {
+                    writeln!(out, "{}", a.name)?;
+                    for f in &a.folders {
+                        writeln!(
+                            out,
+                            "  {:<20} uidvalidity {:<12} last uid {:<8} {:>7} messages  last sync {}{}",
+                            f.name,
+                            f.uidvalidity.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                            f.last_uid,
+                            f.messages,
+                            f.last_sync.as_deref().unwrap_or("never"),
+                            f.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default()
+                        )?;
+                    }
+                }
+                writeln!(out, "total: {} messages stored, {} failed", st.messages, st.failed)?;
+            }
+        }
+        Command::Extract { file, json } => {
+            let s = load(&cli)?;
+            let raw = match file {
+                Some(f) => std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+                None => {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+                    b
+                }
+            };
+            crate::extract::cli::print(&s, &raw, now, *json, &mut out)?;
+        }
+        Command::Patterns { action: PatternsAction::Check } => {
+            let s = load(&cli).ok();
+            let dir = s.as_ref().and_then(|s| s.patterns_dir.clone());
+            return crate::extract::cli::patterns_check(dir.as_deref(), &mut out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,336 @@
+//! Configuration in two phases: [`raw`] mirrors the TOML file (serde, `deny_unknown_fields`), and
+//! [`Settings`] is the one validated value the program runs on, with secrets resolved and patterns
+//! compiled. Settings are built once at start (and again on reload).
+
+pub mod raw;
+pub mod secret;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::extract::Extractor;
+pub use secret::{Secret, SecretSource};
+
+/// Where a mistake in the configuration is, as precisely as we know it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {0}", path = .1.display())]
+    Patterns(String, PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Implicit,
+    StartTls,
+    Plaintext,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: Secret,
+    pub folders: Vec<String>,
+    pub sent_folder: Option<String>,
+    pub backfill_days: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Me {
+    /// Lower-cased.
+    pub addresses: BTreeSet<String>,
+    /// Registrable domains that are ours: mail from them is never a lead.
+    pub domains: BTreeSet<String>,
+}
+
+impl Me {
+    pub fn is_ours(&self, address: &str) -> bool {
+        let a = address.to_lowercase();
+        if self.addresses.contains(&a) {
+            return true;
+        }
+        let domain = a.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        self.domains
+            .iter()
+            .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Business {
+    /// Our catalogue: product phrases in any language.
+    pub products: Vec<String>,
+    pub min_order_value_usd: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub max_message_bytes: u64,
+    pub batch_size: u32,
+    /// Per network operation.
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScoringSettings {
+    pub weights: raw::Weights,
+    pub hot_threshold: f64,
+    pub drop_threshold: f64,
+    pub half_life_days: f64,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub source: PathBuf,
+    pub storage_path: PathBuf,
+    pub me: Me,
+    pub business: Business,
+    pub accounts: Vec<Account>,
+    pub sync: SyncSettings,
+    pub scoring: ScoringSettings,
+    pub patterns_dir: Option<PathBuf>,
+    pub extractor: Arc<Extractor>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("source", &self.source)
+            .field("storage_path", &self.storage_path)
+            .field("accounts", &self.accounts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// True for `localhost`, 127.0.0.0/8 and ::1: the only hosts plaintext may go to.
+pub fn is_loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Settings {
+    /// Reads, validates and resolves the configuration file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// `path` names the file in messages and anchors relative paths.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| invalid(raw::describe_toml_error(&e, text)))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+
+        let mut accounts = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, a) in raw.accounts.into_iter().enumerate() {
+            let label = format!("[[account]] #{} ({:?})", i + 1, a.name);
+            if a.name.trim().is_empty() {
+                return Err(invalid(format!("{label}: `name` must not be empty")));
+            }
+            if !names.insert(a.name.clone()) {
+                return Err(invalid(format!("{label}: duplicate account name")));
+            }
+            if let Some(p) = &a.password {
+                return Err(invalid(format!(
+                    "line {}: {label}: `password` is not allowed in the config file (it would sit in plain text); use one of `password_file = \"/etc/leadsift/imap-password\"`, `password_command = \"...\"` or `password_credential = \"imap-password\"` (systemd LoadCredential)",
+                    raw::line_of(text, p.span().start)
+                )));
+            }
+            let tls = raw::parse_tls(&a.tls).map_err(|m| invalid(format!("{label}: {m}")))?;
+            if tls == TlsMode::Plaintext && !is_loopback_host(&a.host) {
+                return Err(invalid(format!(
+                    "{label}: tls = \"plaintext\" is only allowed to a loopback host, not {:?}; use \"implicit\" or \"starttls\"",
+                    a.host
+                )));
+            }
+            let source = SecretSource::from_keys(
+                a.password_file.as_deref().map(resolve),
+                a.password_command.clone(),
+                a.password_credential.clone(),
+            )
+            .map_err(|m| invalid(format!("{label}: {m}")))?;
+            let password = source
+                .resolve()
+                .map_err(|m| invalid(format!("{label}: password: {m}")))?;
+            if a.folders.is_empty() {
+                return Err(invalid(format!("{label}: `folders` must name at least one folder")));
+            }
+            let ca_file = a.ca_file.as_deref().map(resolve);
+            if let Some(ca) = &ca_file {
+                if let Err(e) = std::fs::metadata(ca) {
+                    return Err(invalid(format!("{label}: ca_file {}: {e}", ca.display())));
+                }
+            }
+            accounts.push(Account {
+                port: a.port.unwrap_or(match tls {
+                    TlsMode::Implicit => 993,
+                    _ => 143,
+                }),
+                name: a.name,
+                host: a.host,
+                tls,
+                ca_file,
+                username: a.username,
+                password,
+                folders: a.folders,
+                sent_folder: a.sent_folder,
+                backfill_days: a.backfill_days.unwrap_or(365),
+            });
+        }
+
+        let mut addresses = BTreeSet::new();
+        for a in &raw.me.addresses {
+            let a = a.trim().to_lowercase();
+            if !a.contains('@') {
+                return Err(invalid(format!("[me] addresses: {a:?} is not an email address")));
+            }
+            addresses.insert(a);
+        }
+        let domains = raw.me.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect();
+
+        let business = Business {
+            products: raw.business.products.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            min_order_value_usd: raw.business.min_order_value_usd.unwrap_or(0.0),
+        };
+        if business.min_order_value_usd < 0.0 {
+            return Err(invalid("[business] min_order_value_usd must not be negative".into()));
+        }
+
+        let sync = SyncSettings {
+            max_message_bytes: raw.sync.max_message_bytes.unwrap_or(2 * 1024 * 1024),
+            batch_size: raw.sync.batch_size.unwrap_or(500).clamp(1, 500),
+            timeout: std::time::Duration::from_secs(raw.sync.timeout_secs.unwrap_or(60).max(1)),
+        };
+        if sync.max_message_bytes < 1024 {
+            return Err(invalid("[sync] max_message_bytes must be at least 1024".into()));
+        }
+
+        let scoring = raw.scoring.validate().map_err(|m| invalid(format!("[scoring] {m}")))?;
+
+        let patterns_dir = raw.patterns_dir.as_deref().map(resolve);
+        let extractor = Extractor::new(&business, patterns_dir.as_deref())
+            .map_err(|e| ConfigError::Patterns(e.to_string(), path.to_path_buf()))?;
+
+        Ok(Settings {
+            source: path.to_path_buf(),
+            storage_path: resolve(&raw.storage.path),
+            me: Me { addresses, domains },
+            business,
+            accounts,
+            sync,
+            scoring,
+            patterns_dir,
+            extractor: Arc::new(extractor),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_toml(text, Path::new("/tmp/leadsift-test.toml"))
+    }
+
+    const BASE: &str = "[storage]\npath = \"/tmp/x.db\"\n";
+
+    #[test]
+    fn minimal_config_loads() {
+        let s = load(BASE).unwrap();
+        assert!(s.accounts.is_empty());
+        assert_eq!(s.sync.max_message_bytes, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = load(&format!("{BASE}\n[me]\naddresses = []\nadresses = []\n")).unwrap_err().to_string();
+        assert!(err.contains("adresses"), "{err}");
+        assert!(err.contains("line 6"), "{err}");
+    }
+
+    #[test]
+    fn inline_password_is_rejected_with_alternatives() {
+        let err = load(&format!(
+            "{BASE}[[account]]\nname = \"s\"\nhost = \"localhost\"\ntls = \"plaintext\"\nusername = \"u\"\npassword = \"hunter2\"\nfolders = [\"INBOX\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("password_file") && err.contains("password_command") && err.contains("password_credential"), "{err}");
+        assert!(err.contains("line 8"), "{err}");
+        assert!(!err.contains("hunter2"));
+    }
+
+    #[test]
+    fn plaintext_to_remote_host_is_refused() {
+        let err = load(&format!(
+            "{BASE}[[account]]\nname = \"s\"\nhost = \"imap.example.com\"\ntls = \"plaintext\"\nusername = \"u\"\npassword_command = \"echo x\"\nfolders = [\"INBOX\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback_host("localhost"));
+        assert!(is_loopback_host("127.0.0.2"));
+        assert!(is_loopback_host("::1"));
+        assert!(!is_loopback_host("10.0.0.1"));
+        assert!(!is_loopback_host("imap.example.com"));
+    }
+
+    #[test]
+    fn unreadable_password_file_is_an_error() {
+        let err = load(&format!(
+            "{BASE}[[account]]\nname = \"s\"\nhost = \"localhost\"\ntls = \"implicit\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\nfolders = [\"INBOX\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("/nonexistent/pw"), "{err}");
+    }
+
+    #[test]
+    fn bad_tls_value_is_named() {
+        let err = load(&format!(
+            "{BASE}[[account]]\nname = \"s\"\nhost = \"localhost\"\ntls = \"ssl\"\nusername = \"u\"\npassword_command = \"echo x\"\nfolders = [\"INBOX\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tls") && err.contains("ssl"), "{err}");
+    }
+
+    #[test]
+    fn me_domains_match_subdomains() {
+        let s = load(&format!("{BASE}[me]\naddresses = [\"Sales@OurCo.example\"]\ndomains = [\"ourco.example\"]\n")).unwrap();
+        assert!(s.me.is_ours("sales@ourco.example"));
+        assert!(s.me.is_ours("bob@mail.ourco.example"));
+        assert!(!s.me.is_ours("bob@notourco.example"));
+    }
+}

@@ -1,0 +1,191 @@
+//! The TOML file as written: every section and key, nothing resolved yet.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ScoringSettings, TlsMode};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// A directory of the user's own pattern files; their rules override built-in ones by id.
+    pub patterns_dir: Option<PathBuf>,
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub me: RawMe,
+    #[serde(default)]
+    pub business: RawBusiness,
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<RawAccount>,
+    #[serde(default)]
+    pub sync: RawSync,
+    #[serde(default)]
+    pub scoring: RawScoring,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMe {
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBusiness {
+    #[serde(default)]
+    pub products: Vec<String>,
+    pub min_order_value_usd: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    pub name: String,
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    /// Only here to be refused with a helpful message.
+    pub password: Option<toml::Spanned<toml::Value>>,
+    pub password_file: Option<PathBuf>,
+    pub password_command: Option<String>,
+    pub password_credential: Option<String>,
+    #[serde(default = "default_folders")]
+    pub folders: Vec<String>,
+    pub sent_folder: Option<String>,
+    pub backfill_days: Option<u32>,
+}
+
+fn default_tls() -> String {
+    "implicit".into()
+}
+
+fn default_folders() -> Vec<String> {
+    vec!["INBOX".into()]
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub max_message_bytes: Option<u64>,
+    pub batch_size: Option<u32>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// Weight of each dimension in the 0–100 score. Risk is subtracted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weights {
+    pub need: f64,
+    pub budget: f64,
+    pub authority: f64,
+    pub timeline: f64,
+    pub engagement: f64,
+    pub fit: f64,
+    pub risk: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            need: 25.0,
+            budget: 15.0,
+            authority: 15.0,
+            timeline: 15.0,
+            engagement: 15.0,
+            fit: 15.0,
+            risk: 40.0,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScoring {
+    pub weights: Option<Weights>,
+    pub hot_threshold: Option<f64>,
+    pub drop_threshold: Option<f64>,
+    pub half_life_days: Option<f64>,
+}
+
+impl RawScoring {
+    pub fn validate(&self) -> Result<ScoringSettings, String> {
+        let weights = self.weights.clone().unwrap_or_default();
+        for (name, w) in [
+            ("need", weights.need),
+            ("budget", weights.budget),
+            ("authority", weights.authority),
+            ("timeline", weights.timeline),
+            ("engagement", weights.engagement),
+            ("fit", weights.fit),
+            ("risk", weights.risk),
+        ] {
+            if !(0.0..=1000.0).contains(&w) {
+                return Err(format!("weights.{name} = {w} must be between 0 and 1000"));
+            }
+        }
+        let hot = self.hot_threshold.unwrap_or(60.0);
+        let drop = self.drop_threshold.unwrap_or(30.0);
+        if !(0.0..=100.0).contains(&hot) || !(0.0..=100.0).contains(&drop) || drop >= hot {
+            return Err(format!(
+                "thresholds must satisfy 0 <= drop_threshold ({drop}) < hot_threshold ({hot}) <= 100"
+            ));
+        }
+        let half_life_days = self.half_life_days.unwrap_or(30.0);
+        if !(half_life_days > 0.0 && half_life_days <= 3650.0) {
+            return Err(format!("half_life_days = {half_life_days} must be in (0, 3650]"));
+        }
+        Ok(ScoringSettings {
+            weights,
+            hot_threshold: hot,
+            drop_threshold: drop,
+            half_life_days,
+        })
+    }
+}
+
+pub fn parse_tls(s: &str) -> Result<TlsMode, String> {
+    match s {
+        "implicit" => Ok(TlsMode::Implicit),
+        "starttls" => Ok(TlsMode::StartTls),
+        "plaintext" => Ok(TlsMode::Plaintext),
+        other => Err(format!(
+            "tls = {other:?} is not one of \"implicit\", \"starttls\", \"plaintext\""
+        )),
+    }
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// toml's own message already shows line, column and the offending key; put the line first so a
+/// one-line log still says where.
+pub fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = line_of(text, span.start);
+            let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line}: {msg} (at `{snippet}`)")
+        }
+        None => msg,
+    }
+}

@@ -1,0 +1,15 @@
+//! leadsift: watches a B2B export sales mailbox and tells the salespeople which inquiries to chase.
+//!
+//! The pipeline, one module per stage: [`sync`] (IMAP → store) → [`parse`] (MIME → text and
+//! headers) → [`extract`] (signals from the buyer's own words) → score → digest. Pure logic sits
+//! in `parse` and `extract`; IMAP, SMTP, SQLite and the clock live at the edges.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod extract;
+pub mod import;
+pub mod ingest;
+pub mod parse;
+pub mod store;
+pub mod sync;

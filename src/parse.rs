@@ -1,0 +1,380 @@
+//! Stage 2 of the pipeline: raw RFC 5322 bytes → [`ParsedMessage`], the owned, storable view every
+//! later stage works from. Pure code: no I/O, no clock.
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Upper bound for the text kept per message: enough for any human inquiry, small enough that a
+/// pasted log file cannot bloat the database.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// MIME nesting deeper than this is not followed (nesting bombs).
+const MAX_PARTS: usize = 2_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    /// Lower-cased address (`local@domain`).
+    pub address: String,
+}
+
+impl Mailbox {
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// The headers later stages branch on (auto-replies, bulk mail, bounces, digest replies).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_submitted: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub x_autoreply: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precedence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub list_unsubscribe: bool,
+    /// `multipart/report` (delivery status notifications, MDNs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authentication_results: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParsedMessage {
+    /// Without angle brackets. Synthesised from the raw bytes' hash when the header is missing.
+    pub message_id: String,
+    pub message_id_synthesised: bool,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// The Date header in the writer's own offset; the caller's fallback (INTERNALDATE) otherwise.
+    pub date: DateTime<FixedOffset>,
+    pub date_from_header: bool,
+    pub subject: String,
+    /// Plain text of the body (HTML converted), at most [`MAX_TEXT_BYTES`].
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub headers: Headers,
+    /// The raw message was cut (size limit) before parsing.
+    pub truncated: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("empty message")]
+    Empty,
+    #[error("not an RFC 5322 message (no header could be parsed)")]
+    NotAMessage,
+}
+
+/// Hex SHA-256 of the raw bytes; the identity of a message without a Message-ID.
+pub fn raw_hash(raw: &[u8]) -> String {
+    let digest = Sha256::digest(raw);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses one raw message. `fallback_date` (IMAP INTERNALDATE, or the file's time) is used when the
+/// Date header is missing or unreadable. `truncated` is recorded as given.
+pub fn parse(
+    raw: &[u8],
+    fallback_date: DateTime<FixedOffset>,
+    truncated: bool,
+) -> Result<ParsedMessage, ParseError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ParseError::Empty);
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotAMessage)?;
+    if msg.headers().is_empty() {
+        return Err(ParseError::NotAMessage);
+    }
+
+    let (message_id, message_id_synthesised) = match msg.message_id().map(clean_id) {
+        Some(id) if !id.is_empty() => (id, false),
+        _ => (format!("{}@leadsift.invalid", &raw_hash(raw)[..32]), true),
+    };
+
+    let (date, date_from_header) = match msg.date().and_then(to_chrono) {
+        Some(d) => (d, true),
+        None => (fallback_date, false),
+    };
+
+    let mut headers = Headers::default();
+    for h in msg.headers() {
+        let name = h.name().to_ascii_lowercase();
+        let text = || header_text(h.value());
+        match name.as_str() {
+            "auto-submitted" => headers.auto_submitted = text().map(|t| t.to_ascii_lowercase()),
+            "x-autoreply" | "x-autorespond" | "x-auto-response-suppress" => {
+                headers.x_autoreply |= name != "x-auto-response-suppress"
+                    || text().is_some_and(|t| t.to_ascii_lowercase().contains("oof"))
+            }
+            "precedence" => headers.precedence = text().map(|t| t.to_ascii_lowercase()),
+            "list-id" => headers.list_id = text(),
+            "list-unsubscribe" => headers.list_unsubscribe = true,
+            _ => {}
+        }
+    }
+    // Raw values: the parsed form of an unknown header loses nothing, but raw keeps every instance.
+    headers.authentication_results = msg
+        .headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results"))
+        .map(|(_, v)| collapse_ws(v))
+        .collect();
+    headers.report = msg
+        .root_part()
+        .content_type()
+        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")));
+
+    let subject = msg.subject().map(collapse_ws).unwrap_or_default();
+    let from = msg.from().and_then(|a| first_mailbox(a));
+    let reply_to = msg.reply_to().and_then(|a| first_mailbox(a));
+    let to = msg.to().map(all_mailboxes).unwrap_or_default();
+    let cc = msg.cc().map(all_mailboxes).unwrap_or_default();
+
+    let mut text = String::new();
+    for i in 0..msg.text_body_count().min(MAX_PARTS) {
+        if let Some(t) = msg.body_text(i) {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&t);
+            if text.len() >= MAX_TEXT_BYTES {
+                break;
+            }
+        }
+    }
+    if text.trim().is_empty() {
+        // HTML-only mail where body_text gave nothing, e.g. an HTML part marked as attachment.
+        if let Some(h) = msg.body_html(0) {
+            text = html_to_text(&h);
+        }
+    }
+    let text = bound(normalise_newlines(&text), MAX_TEXT_BYTES);
+
+    let mut attachments = Vec::new();
+    for part in msg.attachments().take(MAX_PARTS) {
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(s) => format!("{}/{}", ct.ctype(), s).to_ascii_lowercase(),
+                None => ct.ctype().to_ascii_lowercase(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let name = part
+            .attachment_name()
+            .map(collapse_ws)
+            .or_else(|| match &part.body {
+                PartType::Message(m) => m.subject().map(|s| format!("{}.eml", collapse_ws(s))),
+                _ => None,
+            })
+            .unwrap_or_default();
+        attachments.push(Attachment {
+            name,
+            content_type,
+            size: part.len(),
+        });
+    }
+
+    Ok(ParsedMessage {
+        message_id,
+        message_id_synthesised,
+        in_reply_to: id_list(msg.in_reply_to()),
+        references: id_list(msg.references()),
+        from,
+        reply_to,
+        to,
+        cc,
+        date,
+        date_from_header,
+        subject,
+        text,
+        attachments,
+        headers,
+        truncated,
+    })
+}
+
+fn clean_id(id: &str) -> String {
+    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+}
+
+fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
+    let mut out: Vec<String> = match v {
+        HeaderValue::Text(t) => vec![clean_id(t)],
+        HeaderValue::TextList(l) => l.iter().map(|t| clean_id(t)).collect(),
+        _ => Vec::new(),
+    };
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn header_text(v: &HeaderValue<'_>) -> Option<String> {
+    match v {
+        HeaderValue::Text(t) => Some(t.trim().to_string()),
+        HeaderValue::TextList(l) => Some(l.join(", ")),
+        HeaderValue::Address(a) => a.first().and_then(|x| x.address()).map(str::to_string),
+        _ => None,
+    }
+}
+
+fn collapse_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn to_mailbox(a: &mail_parser::Addr<'_>) -> Option<Mailbox> {
+    let address = a.address()?.trim().trim_matches(|c| c == '<' || c == '>');
+    if address.is_empty() {
+        return None;
+    }
+    Some(Mailbox {
+        name: a.name().map(collapse_ws).filter(|n| !n.is_empty()),
+        address: address.to_lowercase(),
+    })
+}
+
+fn first_mailbox(a: &mail_parser::Address<'_>) -> Option<Mailbox> {
+    a.iter().find_map(to_mailbox)
+}
+
+fn all_mailboxes(a: &mail_parser::Address<'_>) -> Vec<Mailbox> {
+    a.iter().filter_map(to_mailbox).take(500).collect()
+}
+
+fn to_chrono(d: &mail_parser::DateTime) -> Option<DateTime<FixedOffset>> {
+    if !d.is_valid() {
+        return None;
+    }
+    let secs = i32::from(d.tz_hour) * 3600 + i32::from(d.tz_minute) * 60;
+    let offset = FixedOffset::east_opt(if d.tz_before_gmt { -secs } else { secs })?;
+    let utc = Utc.timestamp_opt(d.to_timestamp(), 0).single()?;
+    Some(utc.with_timezone(&offset))
+}
+
+fn normalise_newlines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn bound(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// Crude HTML → text for the rare case mail-parser's own conversion yields nothing.
+fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fallback() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-01-01T00:00:00+00:00").unwrap()
+    }
+
+    #[test]
+    fn basic_fields() {
+        let raw = b"Message-ID: <abc@x.example>\r\nFrom: \"Li Wei\" <Li@Acme.Example>\r\nReply-To: other@gmail.com\r\nTo: sales@ourco.example, b@ourco.example\r\nIn-Reply-To: <p1@ourco.example>\r\nReferences: <p0@ourco.example> <p1@ourco.example>\r\nDate: Fri, 20 Nov 2026 10:00:00 +0800\r\nSubject: RFQ  high bay\r\n\r\nWe need 500 pcs.\r\n";
+        let m = parse(raw, fallback(), false).unwrap();
+        assert_eq!(m.message_id, "abc@x.example");
+        assert!(!m.message_id_synthesised);
+        assert_eq!(m.from.as_ref().unwrap().address, "li@acme.example");
+        assert_eq!(m.from.as_ref().unwrap().name.as_deref(), Some("Li Wei"));
+        assert_eq!(m.reply_to.as_ref().unwrap().address, "other@gmail.com");
+        assert_eq!(m.to.len(), 2);
+        assert_eq!(m.in_reply_to, vec!["p1@ourco.example"]);
+        assert_eq!(m.references, vec!["p0@ourco.example", "p1@ourco.example"]);
+        assert_eq!(m.date.to_rfc3339(), "2026-11-20T10:00:00+08:00");
+        assert_eq!(m.subject, "RFQ high bay");
+        assert!(m.text.contains("500 pcs"));
+    }
+
+    #[test]
+    fn missing_id_and_date_are_synthesised() {
+        let raw = b"From: a@b.example\r\nSubject: x\r\n\r\nhello\r\n";
+        let m = parse(raw, fallback(), false).unwrap();
+        assert!(m.message_id_synthesised);
+        assert!(m.message_id.ends_with("@leadsift.invalid"));
+        assert_eq!(m.date, fallback());
+        assert!(!m.date_from_header);
+        // Same bytes, same identity.
+        assert_eq!(parse(raw, fallback(), false).unwrap().message_id, m.message_id);
+    }
+
+    #[test]
+    fn html_only_yields_text() {
+        let raw = b"From: a@b.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Need <b>400</b> high bays</p><script>x</script></body></html>\r\n";
+        let m = parse(raw, fallback(), false).unwrap();
+        assert!(m.text.contains("Need"), "{}", m.text);
+        assert!(m.text.contains("400"), "{}", m.text);
+        assert!(!m.text.contains("<b>"));
+    }
+
+    #[test]
+    fn report_and_bulk_headers() {
+        let raw = b"From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\nList-Unsubscribe: <mailto:u@x>\r\nPrecedence: Bulk\r\nAuto-Submitted: Auto-Replied\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--b--\r\n";
+        let m = parse(raw, fallback(), false).unwrap();
+        assert!(m.headers.report);
+        assert!(m.headers.list_unsubscribe);
+        assert_eq!(m.headers.precedence.as_deref(), Some("bulk"));
+        assert_eq!(m.headers.auto_submitted.as_deref(), Some("auto-replied"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert_eq!(parse(b"   \r\n", fallback(), false), Err(ParseError::Empty));
+        // Random bytes either parse into something or give a clean error.
+        let junk: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let _ = parse(&junk, fallback(), false);
+    }
+
+    #[test]
+    fn text_is_bounded() {
+        let mut raw = b"From: a@b.example\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', MAX_TEXT_BYTES * 2));
+        let m = parse(&raw, fallback(), false).unwrap();
+        assert!(m.text.len() <= MAX_TEXT_BYTES);
+    }
+}

@@ -1,0 +1,70 @@
+//! Schema migrations on `PRAGMA user_version`: migration N brings a database at version N-1 to N.
+//! Append only; never edit a migration that has shipped.
+
+use rusqlite::Connection;
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the foundation — sync state, messages, where they are on the server, failures.
+    r#"
+CREATE TABLE folders (
+    account     TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER,
+    last_uid    INTEGER NOT NULL DEFAULT 0,
+    last_sync   TEXT,
+    last_error  TEXT,
+    PRIMARY KEY (account, folder)
+) STRICT;
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    message_id  TEXT NOT NULL UNIQUE,
+    direction   TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    date        TEXT NOT NULL,
+    date_unix   INTEGER NOT NULL,
+    from_addr   TEXT,
+    subject     TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    truncated   INTEGER NOT NULL,
+    parsed      TEXT NOT NULL,
+    extraction  TEXT NOT NULL,
+    stored_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX messages_from ON messages (from_addr);
+CREATE INDEX messages_date ON messages (date_unix);
+
+CREATE TABLE locations (
+    account     TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    message     INTEGER NOT NULL REFERENCES messages (id),
+    PRIMARY KEY (account, folder, uidvalidity, uid)
+) STRICT;
+CREATE INDEX locations_message ON locations (message);
+
+CREATE TABLE failures (
+    id      INTEGER PRIMARY KEY,
+    key     TEXT NOT NULL UNIQUE,
+    account TEXT,
+    folder  TEXT,
+    uid     INTEGER,
+    source  TEXT,
+    reason  TEXT NOT NULL,
+    at      TEXT NOT NULL
+) STRICT;
+"#,
+];
+
+/// Runs every migration the database has not seen, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
+    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as u32 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}

@@ -14,7 +14,11 @@ use crate::store::Store;
 const DEFAULT_CONFIG: &str = "/etc/leadsift/leadsift.toml";
 
 #[derive(Debug, Parser)]
-#[command(name = "leadsift", version, about = "Sorts a sales mailbox's inquiries into hot, nurture and drop leads")]
+#[command(
+    name = "leadsift",
+    version,
+    about = "Sorts a sales mailbox's inquiries into hot, nurture and drop leads"
+)]
 pub struct Cli {
     /// Configuration file [default: $LEADSIFT_CONFIG, then /etc/leadsift/leadsift.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -52,6 +56,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The leads, sorted by class then score
+    Leads {
+        #[arg(long, value_parser = ["hot", "nurture", "drop"])]
+        class: Option<String>,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Every point of one lead's scorecard with its evidence
+    Explain {
+        /// The lead (a company domain or a free-mail address) or any contact's address
+        lead: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every lead's scores (e.g. after the patterns changed)
+    Rescore {
+        /// Also re-run extraction on every stored message with the current patterns
+        #[arg(long)]
+        extract: bool,
+    },
+    /// Show leadsift on a bundled sample mailbox: no server, no config needed
+    Demo,
     /// Work with the signal rules in patterns/
     Patterns {
         #[command(subcommand)]
@@ -140,6 +168,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = load(&cli)?;
             let mut store = open_store(&s)?;
             let reports = runtime()?.block_on(crate::sync::sync_once(&s, &mut store, now));
+            // Scores follow what was committed, even when an account failed.
+            store.refresh_leads(&s, now)?;
             let mut failed = false;
             for r in &reports {
                 match &r.error {
@@ -162,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = load(&cli)?;
             let mut store = open_store(&s)?;
             let r = crate::import::import(paths, &s, &mut store, now)?;
+            store.refresh_leads(&s, now)?;
             for (source, reason) in &r.failures {
                 writeln!(out, "failed: {source}: {reason}")?;
             }
@@ -186,21 +217,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             out,
                             "  {:<20} uidvalidity {:<12} last uid {:<8} {:>7} messages  last sync {}{}",
                             f.name,
-                            f.uidvalidity.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                            f.uidvalidity
+                                .map(|v| v.to_string())
+                                .unwrap_or_else(|| "-".into()),
                             f.last_uid,
                             f.messages,
                             f.last_sync.as_deref().unwrap_or("never"),
-                            f.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default()
+                            f.last_error
+                                .as_deref()
+                                .map(|e| format!("  last error: {e}"))
+                                .unwrap_or_default()
                         )?;
                     }
                 }
-                writeln!(out, "total: {} messages stored, {} failed", st.messages, st.failed)?;
+                writeln!(
+                    out,
+                    "total: {} messages stored, {} failed",
+                    st.messages, st.failed
+                )?;
             }
         }
         Command::Extract { file, json } => {
             let s = load(&cli)?;
             let raw = match file {
-                Some(f) => std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+                Some(f) => {
+                    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?
+                }
                 None => {
                     let mut b = Vec::new();
                     std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
@@ -209,11 +251,72 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             crate::extract::cli::print(&s, &raw, now, *json, &mut out)?;
         }
-        Command::Patterns { action: PatternsAction::Check } => {
+        Command::Leads { class, json, csv } => {
+            let s = load(&cli)?;
+            let store = open_store(&s)?;
+            let mut reports = store.compute_reports(&s, now)?;
+            if let Some(c) = class.as_deref().and_then(crate::score::Class::parse) {
+                reports.retain(|r| r.class == c);
+            }
+            print_leads(&reports, *json, *csv, &mut out)?;
+        }
+        Command::Explain { lead, json } => {
+            let s = load(&cli)?;
+            let store = open_store(&s)?;
+            let reports = store.compute_reports(&s, now)?;
+            let want = lead.to_lowercase();
+            let Some(r) = reports
+                .iter()
+                .find(|r| r.lead == want || r.contacts.contains(&want))
+            else {
+                bail!("no lead {lead:?} (try `leadsift leads` for the names)");
+            };
+            if *json {
+                serde_json::to_writer_pretty(&mut out, r)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", crate::score::render::explain_text(r))?;
+            }
+        }
+        Command::Rescore { extract } => {
+            let s = load(&cli)?;
+            let mut store = open_store(&s)?;
+            if *extract {
+                let n = store.reextract_all(&s)?;
+                writeln!(out, "re-extracted {n} message(s)")?;
+            }
+            let n = store.rescore_all(&s, now)?;
+            writeln!(out, "rescored {n} lead(s)")?;
+        }
+        Command::Demo => {
+            crate::demo::run(cli.now, &mut out)?;
+        }
+        Command::Patterns {
+            action: PatternsAction::Check,
+        } => {
             let s = load(&cli).ok();
             let dir = s.as_ref().and_then(|s| s.patterns_dir.clone());
             return crate::extract::cli::patterns_check(dir.as_deref(), &mut out);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_leads(
+    reports: &[crate::score::LeadReport],
+    json: bool,
+    csv: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use crate::score::render;
+    if json {
+        let doc: Vec<serde_json::Value> = reports.iter().map(render::lead_json).collect();
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+    } else if csv {
+        write!(out, "{}", render::leads_csv(reports)?)?;
+    } else {
+        write!(out, "{}", render::leads_table(reports))?;
+    }
+    Ok(())
 }

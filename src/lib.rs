@@ -7,9 +7,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod extract;
 pub mod import;
 pub mod ingest;
 pub mod parse;
+pub mod score;
 pub mod store;
 pub mod sync;

@@ -2,6 +2,7 @@
 //! from one thread at a time. Every batch of messages and the folder's high-water mark commit in
 //! one transaction, so a crash can lose at most an uncommitted batch, which is fetched again.
 
+pub mod leads;
 pub mod migrations;
 
 use std::path::Path;
@@ -118,8 +119,9 @@ impl Store {
     /// Opens (creating with mode 0600 if needed) and migrates the database.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("cannot create the database directory {}", dir.display())
+            })?;
         }
         if !path.exists() {
             use std::os::unix::fs::OpenOptionsExt;
@@ -176,7 +178,12 @@ impl Store {
     /// Records the folder's UIDVALIDITY. When it differs from the stored one the high-water mark
     /// goes back to 0, so the folder is rescanned; messages already stored are recognised by
     /// Message-ID (or raw hash) and not stored twice. Returns true when it changed.
-    pub fn set_uidvalidity(&mut self, account: &str, folder: &str, uidvalidity: u32) -> anyhow::Result<bool> {
+    pub fn set_uidvalidity(
+        &mut self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+    ) -> anyhow::Result<bool> {
         let tx = self.conn.transaction()?;
         let old: Option<Option<u32>> = tx
             .query_row(
@@ -220,8 +227,8 @@ impl Store {
         {
             let mut find = tx.prepare_cached("SELECT id FROM messages WHERE message_id = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (message_id, direction, date, date_unix, from_addr, subject, size, truncated, parsed, extraction, stored_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO messages (message_id, direction, date, date_unix, from_addr, reply_to, recipients, refs, subject, size, truncated, parsed, extraction, stored_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             let mut locate = tx.prepare_cached(
                 "INSERT OR IGNORE INTO locations (account, folder, uidvalidity, uid, message) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -233,7 +240,8 @@ impl Store {
                 match item {
                     Item::Message(m) => {
                         let p = &m.parsed;
-                        let existing: Option<i64> = find.query_row([&p.message_id], |r| r.get(0)).optional()?;
+                        let existing: Option<i64> =
+                            find.query_row([&p.message_id], |r| r.get(0)).optional()?;
                         let id = match existing {
                             Some(id) => {
                                 out.duplicates += 1;
@@ -246,6 +254,20 @@ impl Store {
                                     p.date.to_rfc3339(),
                                     p.date.timestamp(),
                                     p.from.as_ref().map(|f| f.address.as_str()),
+                                    p.reply_to.as_ref().map(|f| f.address.as_str()),
+                                    serde_json::to_string(
+                                        &p.to
+                                            .iter()
+                                            .chain(&p.cc)
+                                            .map(|a| a.address.as_str())
+                                            .collect::<Vec<_>>()
+                                    )?,
+                                    serde_json::to_string(
+                                        &p.in_reply_to
+                                            .iter()
+                                            .chain(&p.references)
+                                            .collect::<Vec<_>>()
+                                    )?,
                                     p.subject,
                                     m.size as i64,
                                     p.truncated,
@@ -258,7 +280,13 @@ impl Store {
                             }
                         };
                         if let Some(l) = &m.location {
-                            locate.execute(params![l.account, l.folder, l.uidvalidity, l.uid, id])?;
+                            locate.execute(params![
+                                l.account,
+                                l.folder,
+                                l.uidvalidity,
+                                l.uid,
+                                id
+                            ])?;
                         }
                     }
                     Item::Failure(f) => {
@@ -336,8 +364,12 @@ impl Store {
                 }),
             }
         }
-        let messages: i64 = self.conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
-        let failed: i64 = self.conn.query_row("SELECT COUNT(*) FROM failures", [], |r| r.get(0))?;
+        let messages: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        let failed: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM failures", [], |r| r.get(0))?;
         Ok(Status {
             accounts,
             messages: messages as u64,
@@ -377,14 +409,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let store = Store::open(&path).unwrap();
-        let v: u32 = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: u32 = store
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v as usize, migrations::MIGRATIONS.len());
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         drop(store);
         // Reopening is a no-op.
         let store = Store::open(&path).unwrap();
-        let v: u32 = store.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: u32 = store
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v as usize, migrations::MIGRATIONS.len());
         let strict: i64 = store
             .conn()
@@ -397,14 +438,40 @@ mod tests {
     fn batch_dedups_and_moves_mark() {
         let mut s = Store::open_in_memory().unwrap();
         assert!(!s.set_uidvalidity("a", "INBOX", 7).unwrap());
-        let o = s.store_batch(Some(("a", "INBOX", 2)), &[msg("x@1", 1), msg("x@2", 2)], Utc::now()).unwrap();
-        assert_eq!(o, BatchOutcome { stored: 2, duplicates: 0, failed: 0 });
+        let o = s
+            .store_batch(
+                Some(("a", "INBOX", 2)),
+                &[msg("x@1", 1), msg("x@2", 2)],
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(
+            o,
+            BatchOutcome {
+                stored: 2,
+                duplicates: 0,
+                failed: 0
+            }
+        );
         assert_eq!(s.folder_state("a", "INBOX").unwrap().unwrap().last_uid, 2);
         // UIDVALIDITY change: mark resets, same messages are duplicates.
         assert!(s.set_uidvalidity("a", "INBOX", 8).unwrap());
         assert_eq!(s.folder_state("a", "INBOX").unwrap().unwrap().last_uid, 0);
-        let o = s.store_batch(Some(("a", "INBOX", 3)), &[msg("x@1", 1), msg("x@2", 2), msg("x@3", 3)], Utc::now()).unwrap();
-        assert_eq!(o, BatchOutcome { stored: 1, duplicates: 2, failed: 0 });
+        let o = s
+            .store_batch(
+                Some(("a", "INBOX", 3)),
+                &[msg("x@1", 1), msg("x@2", 2), msg("x@3", 3)],
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(
+            o,
+            BatchOutcome {
+                stored: 1,
+                duplicates: 2,
+                failed: 0
+            }
+        );
         assert_eq!(s.status().unwrap().messages, 3);
     }
 }

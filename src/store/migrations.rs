@@ -23,6 +23,9 @@ CREATE TABLE messages (
     date        TEXT NOT NULL,
     date_unix   INTEGER NOT NULL,
     from_addr   TEXT,
+    reply_to    TEXT,
+    recipients  TEXT NOT NULL,
+    refs        TEXT NOT NULL,
     subject     TEXT NOT NULL,
     size        INTEGER NOT NULL,
     truncated   INTEGER NOT NULL,
@@ -52,6 +55,29 @@ CREATE TABLE failures (
     source  TEXT,
     reason  TEXT NOT NULL,
     at      TEXT NOT NULL
+) STRICT;
+"#,
+    // 2: scores. Which messages belong to which lead (a message of ours can serve several), the
+    // current report per lead, and a meta table for the scoring watermark.
+    r#"
+CREATE TABLE message_leads (
+    lead    TEXT NOT NULL,
+    message INTEGER NOT NULL REFERENCES messages (id),
+    PRIMARY KEY (lead, message)
+) STRICT;
+CREATE INDEX message_leads_message ON message_leads (message);
+
+CREATE TABLE leads (
+    lead       TEXT PRIMARY KEY,
+    class      TEXT NOT NULL CHECK (class IN ('hot', 'nurture', 'drop')),
+    score      INTEGER NOT NULL,
+    report     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 ) STRICT;
 "#,
 ];

@@ -1,0 +1,578 @@
+//! Stage 4: from a lead's messages and their signals to a scorecard, a 0–100 score, a class and
+//! the evidence behind every point. Pure: the messages, the settings and `now` come in as values.
+//!
+//! The model, documented for salespeople in the README ("Scoring"):
+//! - Each dimension starts at a documented baseline (a first inquiry from a stranger is an
+//!   opportunity with normal standing, not cold mail) and moves by the weights of the signals found
+//!   in the buyer's own words. Each rule counts once per lead, at its strongest.
+//! - The history adds what no single message shows: reply latency (working hours; weekends
+//!   skipped), replies that answer our questions, silence after our last message, and order value
+//!   against `[business] min_order_value_usd`.
+//! - Evidence decays toward the baseline with a half-life (default 30 days) measured from the last
+//!   inbound message, so a hot lead silent for 60 days keeps a quarter of its lead and is no longer
+//!   hot. Risk does not decay: a scam stays a scam.
+//! - Repeat business (a re-order, an earlier order) counts for fit: it raises long-term value.
+
+pub mod group;
+pub mod history;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Business, ScoringSettings};
+use crate::extract::{Dimension, Extraction, Flag, Value};
+use crate::store::Direction;
+
+/// What scoring needs of a stored message (no body text).
+#[derive(Debug, Clone)]
+pub struct MessageView {
+    pub id: i64,
+    pub message_id: String,
+    pub direction: Direction,
+    pub date: DateTime<FixedOffset>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub refs: Vec<String>,
+    pub extraction: Extraction,
+}
+
+impl MessageView {
+    pub fn is_flagged(&self) -> bool {
+        !self.extraction.flags.is_empty()
+    }
+    pub fn is_human_inbound(&self) -> bool {
+        self.direction == Direction::In && !self.is_flagged()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Hot,
+    Nurture,
+    Drop,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Hot => "hot",
+            Class::Nurture => "nurture",
+            Class::Drop => "drop",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Class> {
+        match s {
+            "hot" => Some(Class::Hot),
+            "nurture" => Some(Class::Nurture),
+            "drop" => Some(Class::Drop),
+            _ => None,
+        }
+    }
+}
+
+/// 1–5 per dimension; higher is better for us, except risk (5 = almost surely a scam).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scorecard {
+    pub need: u8,
+    pub budget: u8,
+    pub authority: u8,
+    pub timeline: u8,
+    pub engagement: u8,
+    pub fit: u8,
+    pub risk: u8,
+}
+
+impl Scorecard {
+    pub fn get(&self, d: Dimension) -> u8 {
+        match d {
+            Dimension::Need => self.need,
+            Dimension::Budget => self.budget,
+            Dimension::Authority => self.authority,
+            Dimension::Timeline => self.timeline,
+            Dimension::Engagement => self.engagement,
+            Dimension::Fit => self.fit,
+            Dimension::Risk => self.risk,
+        }
+    }
+}
+
+/// One line of the points table: which evidence moved which dimension by how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    pub dimension: Dimension,
+    /// Points after decay.
+    pub points: f64,
+    /// Points before decay.
+    pub raw: f64,
+    pub decay: f64,
+    pub rule: String,
+    pub kind: String,
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<DateTime<FixedOffset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantity {
+    pub amount: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: f64,
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_unit: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub products: Vec<String>,
+    pub quantities: Vec<Quantity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<NaiveDate>,
+    pub money: Vec<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub est_deal_value_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadReport {
+    pub lead: String,
+    pub class: Class,
+    pub score: u8,
+    pub scorecard: Scorecard,
+    pub contacts: Vec<String>,
+    pub messages: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_inbound: Option<DateTime<FixedOffset>>,
+    pub waiting_on_us: bool,
+    /// The oldest inbound message we have not answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<DateTime<FixedOffset>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub facts: Facts,
+    pub reasons: Vec<String>,
+    pub decay: f64,
+    pub contributions: Vec<Contribution>,
+}
+
+/// Where each dimension starts before any evidence.
+pub const BASELINE: [(Dimension, f64); 7] = [
+    (Dimension::Need, 2.0),
+    (Dimension::Budget, 2.0),
+    (Dimension::Authority, 2.5),
+    (Dimension::Timeline, 2.0),
+    (Dimension::Engagement, 2.5),
+    (Dimension::Fit, 3.0),
+    (Dimension::Risk, 1.0),
+];
+
+fn baseline(d: Dimension) -> f64 {
+    BASELINE
+        .iter()
+        .find(|(x, _)| *x == d)
+        .map(|(_, v)| *v)
+        .unwrap_or(1.0)
+}
+
+/// Signal kinds that mean "this sender sells to us, not buys from us".
+const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
+
+/// A risk total at or above this is a strong scam sign: drop, whatever else the lead says.
+const STRONG_RISK: f64 = 3.0;
+
+/// Orders below this share of the minimum order value are dropped.
+const FAR_BELOW_MIN: f64 = 0.5;
+
+/// Scores one lead. `messages` are the lead's messages (any order).
+pub fn score_lead(
+    lead: &str,
+    messages: &[&MessageView],
+    scoring: &ScoringSettings,
+    business: &Business,
+    now: DateTime<Utc>,
+) -> LeadReport {
+    let mut msgs: Vec<&MessageView> = messages.to_vec();
+    msgs.sort_by(|a, b| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.message_id.cmp(&b.message_id))
+    });
+
+    let last_inbound = msgs
+        .iter()
+        .filter(|m| m.is_human_inbound())
+        .map(|m| m.date)
+        .max();
+    let age_days = last_inbound
+        .map(|d| (now - d.with_timezone(&Utc)).num_seconds().max(0) as f64 / 86_400.0)
+        .unwrap_or(0.0);
+    let decay = 0.5f64.powf(age_days / scoring.half_life_days);
+
+    // Signals: each rule counts once per lead, at its strongest; risk is never decayed.
+    let mut best: BTreeMap<(Dimension, String), Contribution> = BTreeMap::new();
+    let mut facts = Facts::default();
+    let mut seller = None;
+    for m in msgs.iter().filter(|m| m.is_human_inbound()) {
+        for s in &m.extraction.signals {
+            let d = if s.dimension == Dimension::Risk {
+                1.0
+            } else {
+                decay
+            };
+            let c = Contribution {
+                dimension: s.dimension,
+                points: s.weight * d,
+                raw: s.weight,
+                decay: d,
+                rule: s.rule.clone(),
+                kind: s.kind.clone(),
+                evidence: s.evidence.clone(),
+                message_id: Some(m.message_id.clone()),
+                date: Some(m.date),
+                subject: Some(m.subject.clone()),
+            };
+            let key = (s.dimension, s.rule.clone());
+            match best.get(&key) {
+                Some(old) if old.raw.abs() >= c.raw.abs() => {}
+                _ => {
+                    best.insert(key, c);
+                }
+            }
+            if SELLER_KINDS.contains(&s.kind.as_str()) && seller.is_none() {
+                seller = Some(s.evidence.clone());
+            }
+            collect_fact(
+                &mut facts,
+                s.kind.as_str(),
+                s.value.as_ref(),
+                &s.evidence,
+                s.dimension,
+            );
+        }
+        if let Some(v) = m.extraction.deal_value_usd {
+            facts.est_deal_value_usd =
+                Some(facts.est_deal_value_usd.map_or(v, |old: f64| old.max(v)));
+        }
+    }
+    let mut contributions: Vec<Contribution> = best.into_values().collect();
+
+    // What only the history shows.
+    let hist = history::analyse(&msgs, now);
+    contributions.extend(history::contributions(&hist, decay));
+
+    let mut reasons = Vec::new();
+    let min_order = business.min_order_value_usd;
+    let mut far_below_min = None;
+    if let (Some(v), true) = (facts.est_deal_value_usd, min_order > 0.0) {
+        let (points, text) = if v >= min_order {
+            (
+                0.5,
+                format!(
+                    "estimated order ~USD {} clears the minimum order USD {}",
+                    fmt_usd(v),
+                    fmt_usd(min_order)
+                ),
+            )
+        } else if v >= min_order * FAR_BELOW_MIN {
+            (
+                -0.5,
+                format!(
+                    "estimated order ~USD {} is below the minimum order USD {}",
+                    fmt_usd(v),
+                    fmt_usd(min_order)
+                ),
+            )
+        } else {
+            far_below_min = Some(format!(
+                "estimated order ~USD {} is far below the minimum order USD {}",
+                fmt_usd(v),
+                fmt_usd(min_order)
+            ));
+            (
+                -1.5,
+                format!(
+                    "estimated order ~USD {} is far below the minimum order USD {}",
+                    fmt_usd(v),
+                    fmt_usd(min_order)
+                ),
+            )
+        };
+        contributions.push(Contribution {
+            dimension: Dimension::Budget,
+            points: points * decay,
+            raw: points,
+            decay,
+            rule: "history.order_value".into(),
+            kind: "order_value".into(),
+            evidence: text,
+            message_id: None,
+            date: None,
+            subject: None,
+        });
+    }
+
+    // Dimension values: baseline + evidence, clamped to 1..=5.
+    let mut value: BTreeMap<Dimension, f64> =
+        Dimension::ALL.iter().map(|d| (*d, baseline(*d))).collect();
+    for c in &contributions {
+        if let Some(v) = value.get_mut(&c.dimension) {
+            *v += c.points;
+        }
+    }
+    let v = |d: Dimension| value.get(&d).copied().unwrap_or(1.0).clamp(1.0, 5.0);
+    let card_of = |d: Dimension| v(d).round() as u8;
+    let scorecard = Scorecard {
+        need: card_of(Dimension::Need),
+        budget: card_of(Dimension::Budget),
+        authority: card_of(Dimension::Authority),
+        timeline: card_of(Dimension::Timeline),
+        engagement: card_of(Dimension::Engagement),
+        fit: card_of(Dimension::Fit),
+        risk: card_of(Dimension::Risk),
+    };
+
+    let w = &scoring.weights;
+    let positive = [
+        (Dimension::Need, w.need),
+        (Dimension::Budget, w.budget),
+        (Dimension::Authority, w.authority),
+        (Dimension::Timeline, w.timeline),
+        (Dimension::Engagement, w.engagement),
+        (Dimension::Fit, w.fit),
+    ];
+    let total_w: f64 = positive
+        .iter()
+        .map(|(_, w)| w)
+        .sum::<f64>()
+        .max(f64::EPSILON);
+    let pos: f64 = positive
+        .iter()
+        .map(|(d, w)| w * (v(*d) - 1.0) / 4.0)
+        .sum::<f64>()
+        / total_w
+        * 100.0;
+    let raw_score = pos - w.risk * (v(Dimension::Risk) - 1.0) / 4.0;
+    let score = raw_score.clamp(0.0, 100.0).round() as u8;
+
+    // Class.
+    let risk_total: f64 = contributions
+        .iter()
+        .filter(|c| c.dimension == Dimension::Risk)
+        .map(|c| c.raw.max(0.0))
+        .sum();
+    let top = |d: Dimension| {
+        contributions
+            .iter()
+            .filter(|c| c.dimension == d && c.points > 0.0)
+            .max_by(|a, b| a.points.total_cmp(&b.points))
+            .map(|c| c.evidence.clone())
+    };
+    let solid = [Dimension::Budget, Dimension::Authority, Dimension::Timeline]
+        .iter()
+        .filter(|d| v(**d) >= 3.5)
+        .count();
+    let class = if risk_total >= STRONG_RISK || scorecard.risk >= 4 {
+        reasons.push(format!(
+            "risk {}: {}",
+            scorecard.risk,
+            top(Dimension::Risk).unwrap_or_default()
+        ));
+        Class::Drop
+    } else if let Some(e) = seller {
+        reasons.push(format!("a seller, not a buyer: \"{e}\""));
+        Class::Drop
+    } else if let Some(r) = far_below_min {
+        reasons.push(r);
+        Class::Drop
+    } else if f64::from(score) < scoring.drop_threshold {
+        reasons.push(format!(
+            "score {score} is below the drop threshold {}",
+            scoring.drop_threshold
+        ));
+        Class::Drop
+    } else if f64::from(score) >= scoring.hot_threshold
+        && v(Dimension::Need) >= 3.5
+        && solid >= 2
+        && scorecard.risk <= 2
+    {
+        reasons.push(format!(
+            "score {score} with clear need and {solid} of budget/authority/timeline solid"
+        ));
+        Class::Hot
+    } else {
+        if f64::from(score) >= scoring.hot_threshold {
+            reasons.push(format!(
+                "score {score} but not hot: need {}, {solid} of budget/authority/timeline solid, risk {}",
+                scorecard.need, scorecard.risk
+            ));
+        } else {
+            reasons.push(format!("score {score}: worth keeping warm"));
+        }
+        Class::Nurture
+    };
+    if decay < 0.5 {
+        reasons.push(format!(
+            "silent for {} days: evidence decayed to {:.0}%",
+            age_days.floor(),
+            decay * 100.0
+        ));
+    }
+    for d in [
+        Dimension::Need,
+        Dimension::Budget,
+        Dimension::Authority,
+        Dimension::Timeline,
+    ] {
+        if let Some(e) = top(d) {
+            reasons.push(format!("{}: \"{}\"", d.as_str(), e));
+        }
+    }
+
+    let mut contacts: Vec<String> = msgs
+        .iter()
+        .filter(|m| m.direction == Direction::In)
+        .filter_map(|m| m.from.clone())
+        .filter(|a| group::lead_key_matches(a, lead))
+        .collect();
+    contacts.sort();
+    contacts.dedup();
+    facts.products.sort();
+    facts.products.dedup();
+
+    contributions.sort_by(|a, b| {
+        a.dimension
+            .cmp(&b.dimension)
+            .then_with(|| b.points.abs().total_cmp(&a.points.abs()))
+            .then_with(|| a.rule.cmp(&b.rule))
+    });
+
+    LeadReport {
+        lead: lead.to_string(),
+        class,
+        score,
+        scorecard,
+        contacts,
+        messages: msgs.len(),
+        last_inbound,
+        waiting_on_us: hist.waiting_since.is_some(),
+        waiting_since: hist.waiting_since,
+        subject: msgs
+            .iter()
+            .find(|m| m.is_human_inbound())
+            .map(|m| m.subject.clone()),
+        facts,
+        reasons,
+        decay,
+        contributions,
+    }
+}
+
+fn collect_fact(
+    facts: &mut Facts,
+    kind: &str,
+    value: Option<&Value>,
+    evidence: &str,
+    dim: Dimension,
+) {
+    match value {
+        Some(Value::Quantity { amount, unit }) if kind == "quantity" => {
+            let q = Quantity {
+                amount: *amount,
+                unit: unit.clone(),
+            };
+            if !facts.quantities.contains(&q) {
+                facts.quantities.push(q);
+            }
+        }
+        Some(Value::Money {
+            amount,
+            currency,
+            per_unit,
+        }) if kind == "money" => {
+            let m = Money {
+                amount: *amount,
+                currency: currency.clone(),
+                per_unit: *per_unit,
+            };
+            if !facts.money.contains(&m) {
+                facts.money.push(m);
+            }
+        }
+        Some(Value::Deadline { date }) if kind == "deadline" => {
+            // The earliest stated date is the one that binds.
+            facts.deadline = Some(facts.deadline.map_or(*date, |d| d.min(*date)));
+        }
+        _ if dim == Dimension::Need && kind.contains("product") => {
+            facts.products.push(evidence.to_string());
+        }
+        _ => {}
+    }
+}
+
+pub fn fmt_usd(v: f64) -> String {
+    let n = v.round() as i64;
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// Scores every lead found in `messages`, sorted by class then score (best first) then name.
+pub fn score_all(
+    messages: &[MessageView],
+    me: &crate::config::Me,
+    scoring: &ScoringSettings,
+    business: &Business,
+    now: DateTime<Utc>,
+) -> Vec<LeadReport> {
+    let groups = group::group(messages, me);
+    let mut out: Vec<LeadReport> = groups
+        .iter()
+        .map(|(lead, idx)| {
+            let ms: Vec<&MessageView> = idx.iter().map(|&i| &messages[i]).collect();
+            score_lead(lead, &ms, scoring, business, now)
+        })
+        .collect();
+    sort_reports(&mut out);
+    out
+}
+
+pub fn sort_reports(out: &mut [LeadReport]) {
+    out.sort_by(|a, b| {
+        a.class
+            .cmp(&b.class)
+            .then(b.score.cmp(&a.score))
+            .then_with(|| a.lead.cmp(&b.lead))
+    });
+}
+
+/// Flags that keep a message out of engagement and signals (re-exported for callers).
+pub fn flag_names(flags: &[Flag]) -> Vec<&'static str> {
+    flags
+        .iter()
+        .map(|f| match f {
+            Flag::AutoReply => "auto_reply",
+            Flag::Bounce => "bounce",
+            Flag::Bulk => "bulk",
+        })
+        .collect()
+}

@@ -1,0 +1,299 @@
+//! Scores in the database: loading what scoring needs (no body text), and writing each lead's
+//! report. `refresh_leads` is incremental from a watermark (the highest message row scored), so a
+//! crash between storing and scoring only delays the scores; `rescore_all` recomputes everything.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{Transaction, params};
+
+use super::{Direction, Store};
+use crate::config::Settings;
+use crate::score::{self, LeadReport, MessageView, group};
+
+const WATERMARK: &str = "scored_upto";
+
+/// Past this many new messages, `refresh_leads` rescores everything in one pass.
+const FULL_RESCORE_ABOVE: usize = 2_000;
+
+const VIEW_COLUMNS: &str = "m.id, m.message_id, m.direction, m.date, m.from_addr, m.reply_to, m.recipients, m.subject, m.refs, m.extraction";
+
+fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageView, String>> {
+    let id: i64 = r.get(0)?;
+    let direction: String = r.get(2)?;
+    let date: String = r.get(3)?;
+    let recipients: String = r.get(6)?;
+    let refs: String = r.get(8)?;
+    let extraction: String = r.get(9)?;
+    let message_id: String = r.get(1)?;
+    let build = || -> Result<MessageView, String> {
+        Ok(MessageView {
+            id,
+            direction: if direction == "out" {
+                Direction::Out
+            } else {
+                Direction::In
+            },
+            date: DateTime::parse_from_rfc3339(&date).map_err(|e| format!("date: {e}"))?,
+            from: r.get(4).map_err(|e| e.to_string())?,
+            reply_to: r.get(5).map_err(|e| e.to_string())?,
+            recipients: serde_json::from_str(&recipients)
+                .map_err(|e| format!("recipients: {e}"))?,
+            subject: r.get(7).map_err(|e| e.to_string())?,
+            refs: serde_json::from_str(&refs).map_err(|e| format!("refs: {e}"))?,
+            extraction: serde_json::from_str(&extraction)
+                .map_err(|e| format!("extraction: {e}"))?,
+            message_id: message_id.clone(),
+        })
+    };
+    Ok(build().map_err(|e| format!("message row {id} <{message_id}>: {e}")))
+}
+
+fn load_views(
+    conn: &rusqlite::Connection,
+    sql_tail: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> anyhow::Result<Vec<MessageView>> {
+    let sql = format!("SELECT {VIEW_COLUMNS} FROM messages m {sql_tail}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, view_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        match row? {
+            Ok(v) => out.push(v),
+            // A damaged row must not stop scoring of everything else.
+            Err(e) => tracing::warn!("skipping unreadable stored message: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Every stored message, as scoring sees it, in storage order.
+    pub fn message_views(&self) -> anyhow::Result<Vec<MessageView>> {
+        load_views(&self.conn, "ORDER BY m.id", &[])
+    }
+
+    /// Fresh reports for every lead (not written anywhere): what `leads` and `explain` show.
+    pub fn compute_reports(
+        &self,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<LeadReport>> {
+        let views = self.message_views()?;
+        Ok(score::score_all(
+            &views,
+            &settings.me,
+            &settings.scoring,
+            &settings.business,
+            now,
+        ))
+    }
+
+    /// Recomputes every lead from scratch and replaces the stored reports.
+    pub fn rescore_all(
+        &mut self,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let views = self.message_views()?;
+        let groups = group::group(&views, &settings.me);
+        let max_id = views.iter().map(|v| v.id).max().unwrap_or(0);
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM message_leads", [])?;
+        tx.execute("DELETE FROM leads", [])?;
+        for (lead, idx) in &groups {
+            let ms: Vec<&MessageView> = idx.iter().map(|&i| &views[i]).collect();
+            let report = score::score_lead(lead, &ms, &settings.scoring, &settings.business, now);
+            write_lead(&tx, &report, ms.iter().map(|m| m.id), now)?;
+        }
+        set_watermark(&tx, max_id)?;
+        tx.commit()?;
+        Ok(groups.len())
+    }
+
+    /// Scores the leads touched by messages stored since the last refresh. Returns how many leads
+    /// were updated.
+    pub fn refresh_leads(
+        &mut self,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        let upto = watermark(&self.conn)?;
+        let new = load_views(&self.conn, "WHERE m.id > ?1 ORDER BY m.id", &[&upto])?;
+        let Some(max_id) = new.iter().map(|v| v.id).max() else {
+            return Ok(0);
+        };
+        if new.len() > FULL_RESCORE_ABOVE {
+            // A first sync or a big import: one full pass is cheaper than many partial ones.
+            return self.rescore_all(settings, now);
+        }
+        let tx = self.conn.transaction()?;
+        // Leads each new message may belong to: its sender's, its recipients', its thread's.
+        let mut keys: Vec<BTreeSet<String>> = vec![BTreeSet::new(); new.len()];
+        {
+            let mut by_ref = tx.prepare_cached(
+                "SELECT ml.lead FROM message_leads ml JOIN messages m ON m.id = ml.message WHERE m.message_id = ?1",
+            )?;
+            for (i, m) in new.iter().enumerate() {
+                keys[i].extend(
+                    m.from
+                        .as_deref()
+                        .and_then(|f| group::lead_key(f, &settings.me)),
+                );
+                if m.direction == Direction::Out {
+                    keys[i].extend(
+                        m.recipients
+                            .iter()
+                            .filter_map(|r| group::lead_key(r, &settings.me)),
+                    );
+                }
+                for r in &m.refs {
+                    for l in by_ref.query_map([r], |row| row.get::<_, String>(0))? {
+                        keys[i].insert(l?);
+                    }
+                }
+            }
+        }
+        // Threads among the new messages themselves (a reply stored with its inquiry); two passes
+        // reach replies that were stored before what they answer.
+        let pos: HashMap<&str, usize> = new
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.message_id.as_str(), i))
+            .collect();
+        for _ in 0..2 {
+            for i in 0..new.len() {
+                let inherited: Vec<String> = new[i]
+                    .refs
+                    .iter()
+                    .filter_map(|r| pos.get(r.as_str()))
+                    .flat_map(|&j| keys[j].iter().cloned())
+                    .collect();
+                keys[i].extend(inherited);
+            }
+        }
+        let mut by_lead: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, ks) in keys.iter().enumerate() {
+            for k in ks {
+                by_lead.entry(k.as_str()).or_default().push(i);
+            }
+        }
+        let mut updated = 0;
+        for (lead, idx) in &by_lead {
+            // The lead's known messages plus its new ones; grouping decides membership.
+            let mut candidates = load_views(
+                &tx,
+                "JOIN message_leads ml ON ml.message = m.id WHERE ml.lead = ?1 AND m.id <= ?2 ORDER BY m.id",
+                &[lead, &upto],
+            )?;
+            candidates.extend(idx.iter().map(|&i| new[i].clone()));
+            let groups = group::group(&candidates, &settings.me);
+            let Some(members) = groups.get(*lead) else {
+                continue;
+            };
+            let ms: Vec<&MessageView> = members.iter().map(|&i| &candidates[i]).collect();
+            let report = score::score_lead(lead, &ms, &settings.scoring, &settings.business, now);
+            write_lead(&tx, &report, ms.iter().map(|m| m.id), now)?;
+            updated += 1;
+        }
+        set_watermark(&tx, max_id)?;
+        tx.commit()?;
+        Ok(updated)
+    }
+
+    /// The stored reports, sorted like `leads`.
+    pub fn stored_reports(&self) -> anyhow::Result<Vec<LeadReport>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT lead, report FROM leads ORDER BY lead")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (lead, json) = row?;
+            out.push(
+                serde_json::from_str(&json)
+                    .with_context(|| format!("stored report of lead {lead}"))?,
+            );
+        }
+        score::sort_reports(&mut out);
+        Ok(out)
+    }
+
+    /// Stored class per lead (for "moved since" comparisons).
+    pub fn stored_classes(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut stmt = self.conn.prepare("SELECT lead, class FROM leads")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn write_lead(
+    tx: &Transaction<'_>,
+    report: &LeadReport,
+    messages: impl Iterator<Item = i64>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO leads (lead, class, score, report, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (lead) DO UPDATE SET class = ?2, score = ?3, report = ?4, updated_at = ?5",
+        params![
+            report.lead,
+            report.class.as_str(),
+            report.score,
+            serde_json::to_string(report)?,
+            now.to_rfc3339()
+        ],
+    )?;
+    let mut ins =
+        tx.prepare_cached("INSERT OR IGNORE INTO message_leads (lead, message) VALUES (?1, ?2)")?;
+    for id in messages {
+        ins.execute(params![report.lead, id])?;
+    }
+    Ok(())
+}
+
+fn watermark(conn: &rusqlite::Connection) -> anyhow::Result<i64> {
+    let v: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        [WATERMARK],
+        |r| r.get(0),
+    ))?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn set_watermark(tx: &Transaction<'_>, id: i64) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+        params![WATERMARK, id.to_string()],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Runs extraction again on every stored inbound message (after the patterns changed).
+    pub fn reextract_all(&mut self, settings: &Settings) -> anyhow::Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut read =
+                tx.prepare("SELECT id, parsed FROM messages WHERE direction = 'in' ORDER BY id")?;
+            let mut write = tx.prepare("UPDATE messages SET extraction = ?2 WHERE id = ?1")?;
+            let rows = read.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (id, parsed) = row?;
+                match serde_json::from_str::<crate::parse::ParsedMessage>(&parsed) {
+                    Ok(p) => {
+                        let ex = settings.extractor.extract(&p);
+                        write.execute(params![id, serde_json::to_string(&ex)?])?;
+                        n += 1;
+                    }
+                    Err(e) => tracing::warn!(row = id, "cannot re-extract stored message: {e}"),
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+}

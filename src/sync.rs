@@ -1,29 +1,430 @@
-//! Stage 1: IMAP → store. Read-only toward the mailbox (`BODY.PEEK[]`), incremental by UID, and
-//! exactly once across crashes and UIDVALIDITY changes.
+//! Stage 1: IMAP → store. Read-only toward the mailbox (`EXAMINE`, `BODY.PEEK[]`), incremental by
+//! UID, and exactly once across crashes and UIDVALIDITY changes.
+//!
+//! Per folder: EXAMINE gives UIDVALIDITY (a change resets the mark, and the rescan de-duplicates by
+//! Message-ID). The first pass (mark 0) searches `SINCE` the backfill date; later passes search
+//! `UID mark+1:*`. Candidates go in batches: sizes first (so big messages are fetched partially),
+//! then bodies, parsed on worker threads while the download goes on. Each batch and the new mark
+//! commit in one transaction; the mark never passes a UID that was asked for and did not arrive.
 
-use chrono::{DateTime, Utc};
+pub mod pool;
+pub mod session;
+pub mod tls;
 
-use crate::config::Settings;
-use crate::store::Store;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, TimeDelta, Utc};
+use tracing::{debug, info, warn};
+
+use crate::config::{Account, Settings};
+use crate::store::{BatchOutcome, Item, Location, Store};
+use pool::{Job, ParsePool};
+use session::ImapSession;
+
+/// The result of one pass over one folder.
+#[derive(Debug, Default, Clone)]
+pub struct FolderReport {
+    /// Message bodies downloaded (including partial ones and refetches).
+    pub fetched: usize,
+    pub outcome: BatchOutcome,
+    pub error: Option<String>,
+}
 
 /// The result of one pass over one account.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct AccountReport {
     pub account: String,
-    pub outcome: crate::store::BatchOutcome,
+    pub outcome: BatchOutcome,
+    /// Message bodies downloaded over all folders.
+    pub fetched: usize,
+    pub folders: BTreeMap<String, FolderReport>,
+    /// One line: why the account (or some of its folders) failed.
     pub error: Option<String>,
 }
 
 /// One pass over every account and folder. Failures of one account do not stop the others.
-pub async fn sync_once(settings: &Settings, store: &mut Store, now: DateTime<Utc>) -> Vec<AccountReport> {
-    let _ = (store, now);
-    settings
-        .accounts
-        .iter()
-        .map(|a| AccountReport {
-            account: a.name.clone(),
-            outcome: Default::default(),
-            error: Some("IMAP sync is not implemented yet".into()),
-        })
-        .collect()
+pub async fn sync_once(
+    settings: &Settings,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> Vec<AccountReport> {
+    let shared = Arc::new(settings.clone());
+    let mut reports = Vec::new();
+    for account in &settings.accounts {
+        let report = sync_account(&shared, account, store, now).await;
+        match &report.error {
+            None => {
+                info!(account = %account.name, fetched = report.fetched, stored = report.outcome.stored,
+                duplicates = report.outcome.duplicates, failed = report.outcome.failed, "account synced")
+            }
+            Some(e) => warn!(account = %account.name, "account sync failed: {e}"),
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+async fn sync_account(
+    settings: &Arc<Settings>,
+    account: &Account,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> AccountReport {
+    let mut report = AccountReport {
+        account: account.name.clone(),
+        ..Default::default()
+    };
+    let timeout = settings.sync.timeout;
+    let mut session = match ImapSession::connect(account, timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.error = Some(format!("{e:#}"));
+            return report;
+        }
+    };
+    debug!(account = %account.name, "logged in to {}:{}", account.host, account.port);
+
+    let mut errors: Vec<String> = Vec::new();
+    let mut folders: Vec<String> = Vec::new();
+    for f in &account.folders {
+        if !folders.contains(f) {
+            folders.push(f.clone());
+        }
+    }
+    let sent = match &account.sent_folder {
+        Some(s) => Some(s.clone()),
+        None => match session.find_sent_folder().await {
+            Ok(Some(s)) => Some(s),
+            Ok(None) => {
+                warn!(account = %account.name, "no folder is marked \\Sent and sent_folder is not set; our replies are not synced");
+                None
+            }
+            Err(e) => {
+                errors.push(format!("finding the Sent folder: {e:#}"));
+                None
+            }
+        },
+    };
+    if let Some(s) = sent
+        && !folders.contains(&s)
+    {
+        folders.push(s);
+    }
+
+    let mut pending = folders.len();
+    for folder in &folders {
+        if session.is_broken() {
+            break;
+        }
+        pending -= 1;
+        let mut fr = FolderReport::default();
+        let result =
+            sync_folder(settings, account, &mut session, store, folder, now, &mut fr).await;
+        let err = result.err().map(|e| format!("{e:#}"));
+        if let Err(e) = store.record_folder_result(&account.name, folder, now, err.as_deref()) {
+            warn!(account = %account.name, folder = %folder, "cannot record the folder's sync result: {e:#}");
+        }
+        match &err {
+            None => {
+                info!(account = %account.name, folder = %folder, fetched = fr.fetched, stored = fr.outcome.stored,
+                duplicates = fr.outcome.duplicates, failed = fr.outcome.failed, "folder synced")
+            }
+            Some(e) => {
+                warn!(account = %account.name, folder = %folder, "folder sync failed: {e}");
+                errors.push(format!("folder {folder}: {e}"));
+            }
+        }
+        fr.error = err;
+        report.fetched += fr.fetched;
+        report.outcome += fr.outcome;
+        report.folders.insert(folder.clone(), fr);
+    }
+    if session.is_broken() && pending > 0 {
+        errors.push(format!(
+            "{pending} folder(s) not synced: the connection was lost"
+        ));
+    }
+    session.logout().await;
+    if !errors.is_empty() {
+        report.error = Some(errors.join("; "));
+    }
+    report
+}
+
+/// `SINCE` takes a date (no time) in IMAP's `d-Mon-yyyy` form.
+fn since_date(now: DateTime<Utc>, days: u32) -> String {
+    let day = now
+        .checked_sub_signed(TimeDelta::days(i64::from(days)))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    day.format("%-d-%b-%Y").to_string()
+}
+
+async fn sync_folder(
+    settings: &Arc<Settings>,
+    account: &Account,
+    session: &mut ImapSession,
+    store: &mut Store,
+    folder: &str,
+    now: DateTime<Utc>,
+    report: &mut FolderReport,
+) -> anyhow::Result<()> {
+    let selected = session.examine(folder).await?;
+    let name = account.name.as_str();
+    if store.set_uidvalidity(name, folder, selected.uidvalidity)? {
+        warn!(
+            account = name,
+            folder,
+            uidvalidity = selected.uidvalidity,
+            "UIDVALIDITY changed: rescanning the folder (messages already stored are recognised by Message-ID)"
+        );
+    }
+    let mut mark = store.folder_state(name, folder)?.map_or(0, |s| s.last_uid);
+    let mut backfill = mark == 0;
+    let mut pool = ParsePool::new(Arc::clone(settings))?;
+    let ctx = FolderCtx {
+        settings,
+        account: name,
+        folder,
+        uidvalidity: selected.uidvalidity,
+        now,
+    };
+    let mut stalls = 0;
+    loop {
+        let query = if backfill {
+            format!("SINCE {}", since_date(now, account.backfill_days))
+        } else {
+            format!("UID {}:*", mark.saturating_add(1))
+        };
+        // `UID n:*` also matches the highest UID when it is below n: filter by the mark.
+        let candidates: Vec<u32> = session
+            .uid_search(&query)
+            .await?
+            .into_iter()
+            .filter(|&u| u > mark)
+            .collect();
+        if candidates.is_empty() {
+            if backfill {
+                // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is stored:
+                // the older ones are outside the backfill window for good.
+                backfill = false;
+                if let Some(next) = selected.uid_next {
+                    let top = next.saturating_sub(1);
+                    if top > mark {
+                        store.store_batch(Some((name, folder, top)), &[], now)?;
+                        mark = top;
+                    }
+                }
+                continue;
+            }
+            return Ok(());
+        }
+        debug!(
+            account = name,
+            folder,
+            count = candidates.len(),
+            mark,
+            "{query}"
+        );
+        let before = mark;
+        let mut first_missing = None;
+        for chunk in candidates.chunks(settings.sync.batch_size.max(1) as usize) {
+            let batch = fetch_batch(&ctx, session, &mut pool, chunk, mark).await;
+            let outcome = store
+                .store_batch(Some((name, folder, batch.mark)), &batch.items, now)
+                .with_context(|| {
+                    format!("storing UIDs {}..{}", chunk[0], chunk[chunk.len() - 1])
+                })?;
+            log_items(&ctx, &batch.items);
+            report.fetched += batch.items.len();
+            report.outcome += outcome;
+            mark = mark.max(batch.mark);
+            if let Some(e) = batch.error {
+                return Err(e);
+            }
+            if let Some(u) = batch.first_missing {
+                // The server ended the answer early: search again from the mark.
+                first_missing = Some(u);
+                break;
+            }
+        }
+        if mark == before {
+            stalls += 1;
+            if stalls >= 3 {
+                bail!(
+                    "the server keeps not returning UID {} (asked 3 times); not skipping it",
+                    first_missing.unwrap_or(mark + 1)
+                );
+            }
+        } else {
+            stalls = 0;
+        }
+    }
+}
+
+struct FolderCtx<'a> {
+    settings: &'a Arc<Settings>,
+    account: &'a str,
+    folder: &'a str,
+    uidvalidity: u32,
+    now: DateTime<Utc>,
+}
+
+struct Batch {
+    items: Vec<Item>,
+    /// The highest UID the folder's mark may move to after storing `items`.
+    mark: u32,
+    /// The lowest UID asked for whose absence is not explained by an expunge.
+    first_missing: Option<u32>,
+    error: Option<anyhow::Error>,
+}
+
+/// Sizes, then bodies (whole or partial) of one batch of UIDs. What arrived is returned even when
+/// the connection broke half-way, so it can be kept.
+async fn fetch_batch(
+    ctx: &FolderCtx<'_>,
+    session: &mut ImapSession,
+    pool: &mut ParsePool,
+    chunk: &[u32],
+    mark: u32,
+) -> Batch {
+    let mut batch = Batch {
+        items: Vec::new(),
+        mark,
+        first_missing: None,
+        error: None,
+    };
+    let sizes = match session.uid_sizes(chunk).await {
+        Ok(s) => s,
+        Err(e) => {
+            batch.error = Some(e);
+            return batch;
+        }
+    };
+    let max = ctx.settings.sync.max_message_bytes;
+    let (small, large): (Vec<u32>, Vec<u32>) = sizes
+        .keys()
+        .copied()
+        .partition(|u| sizes.get(u).is_some_and(|&s| s <= max));
+
+    let mut received: BTreeSet<u32> = BTreeSet::new();
+    let mut unconfirmed: BTreeSet<u32> = BTreeSet::new();
+    let mut submitted = 0usize;
+    for (uids, partial) in [(small, None), (large, Some(max))] {
+        if uids.is_empty() {
+            continue;
+        }
+        if batch.error.is_some() {
+            unconfirmed.extend(uids);
+            continue;
+        }
+        let pool_ref = &*pool;
+        let out = session
+            .uid_fetch_bodies(&uids, partial, |fetched| {
+                if fetched.truncated {
+                    info!(
+                        account = ctx.account,
+                        folder = ctx.folder,
+                        uid = fetched.uid,
+                        size = fetched.size,
+                        "message larger than max_message_bytes: fetched its first {max} bytes"
+                    );
+                }
+                let job = Job {
+                    location: Location {
+                        account: ctx.account.to_string(),
+                        folder: ctx.folder.to_string(),
+                        uidvalidity: ctx.uidvalidity,
+                        uid: fetched.uid,
+                    },
+                    fallback_date: ctx.now.fixed_offset(),
+                    fetched,
+                };
+                pool_ref.submit(job)
+            })
+            .await;
+        submitted += out.received.len();
+        // Servers answer in UID order; then a UID missing below the last one that arrived was
+        // expunged. Out of order, nothing missing can be explained that way.
+        let ascending = out.received.windows(2).all(|w| w[0] < w[1]);
+        let last = out.received.iter().copied().max();
+        let got: BTreeSet<u32> = out.received.iter().copied().collect();
+        for &u in &uids {
+            if !got.contains(&u) && (!ascending || last.is_none_or(|l| u > l)) {
+                unconfirmed.insert(u);
+            }
+        }
+        received.extend(got);
+        if let Some(e) = out.error {
+            batch.error = Some(e);
+        }
+    }
+    match pool.collect(submitted).await {
+        Ok(items) => batch.items = items.into_iter().map(|(_, item)| item).collect(),
+        Err(e) => {
+            batch.error = Some(e);
+            return batch;
+        }
+    }
+    batch.first_missing = unconfirmed.first().copied();
+    batch.mark = match batch.first_missing {
+        Some(limit) => received
+            .range(..limit)
+            .next_back()
+            .copied()
+            .unwrap_or(mark)
+            .max(mark),
+        // Everything asked for is accounted for; UIDs the size fetch did not return are gone.
+        None if batch.error.is_none() => chunk.last().copied().unwrap_or(mark).max(mark),
+        None => received.last().copied().unwrap_or(mark).max(mark),
+    };
+    if let Some(u) = batch.first_missing
+        && batch.error.is_none()
+    {
+        warn!(
+            account = ctx.account,
+            folder = ctx.folder,
+            uid = u,
+            "the server's answer ended before this UID; fetching it again"
+        );
+    }
+    batch
+}
+
+fn log_items(ctx: &FolderCtx<'_>, items: &[Item]) {
+    for item in items {
+        match item {
+            Item::Message(m) => {
+                let uid = m.location.as_ref().map_or(0, |l| l.uid);
+                debug!(account = ctx.account, folder = ctx.folder, uid, message_id = %m.parsed.message_id,
+                    direction = m.direction.as_str(), truncated = m.parsed.truncated, "message");
+            }
+            Item::Failure(f) => {
+                let uid = f.location.as_ref().map_or(0, |l| l.uid);
+                warn!(
+                    account = ctx.account,
+                    folder = ctx.folder,
+                    uid,
+                    "cannot parse the message: {}",
+                    f.reason
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_is_an_imap_date() {
+        let now = DateTime::parse_from_rfc3339("2026-03-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(since_date(now, 4), "1-Mar-2026");
+        assert_eq!(since_date(now, 0), "5-Mar-2026");
+        assert!(since_date(now, u32::MAX).ends_with("1970") || since_date(now, u32::MAX).len() > 5);
+    }
 }

@@ -1,0 +1,505 @@
+//! Our own IMAP session type over async-imap: it owns the connection and what we know about it
+//! (capabilities, the selected folder), puts a timeout on every network operation, and remembers
+//! when the connection is no longer usable so nobody sends another command down a dead link.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use async_imap::types::{Capability, NameAttribute};
+use chrono::{DateTime, FixedOffset};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_io_timeout::TimeoutStream;
+
+use crate::config::{Account, TlsMode};
+
+/// Anything we can speak IMAP over: plain TCP or TLS, both with socket timeouts.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
+type Stream = Box<dyn Io>;
+type Tcp = Pin<Box<TimeoutStream<TcpStream>>>;
+
+/// The folder opened (read-only, EXAMINE) on this session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uid_next: Option<u32>,
+    pub exists: u32,
+}
+
+/// One message as it came off the wire.
+#[derive(Debug)]
+pub struct Fetched {
+    pub uid: u32,
+    pub internal_date: Option<DateTime<FixedOffset>>,
+    /// RFC822.SIZE: the size on the server.
+    pub size: u64,
+    pub body: Vec<u8>,
+    pub truncated: bool,
+}
+
+/// What one `UID FETCH` returned. `error` is set when the response ended abnormally; `received`
+/// still lists what did arrive (in arrival order) so it can be kept.
+#[derive(Debug, Default)]
+pub struct FetchOutcome {
+    pub received: Vec<u32>,
+    pub error: Option<anyhow::Error>,
+}
+
+pub struct ImapSession {
+    inner: async_imap::Session<Stream>,
+    host: String,
+    timeout: Duration,
+    capabilities: BTreeSet<String>,
+    selected: Option<Selected>,
+    broken: bool,
+}
+
+/// Runs one network step under the timeout, turning expiry into an error that says what hung.
+async fn timed<T, E, F>(timeout: Duration, what: &str, fut: F) -> anyhow::Result<T>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<anyhow::Error>,
+{
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r.map_err(Into::into).with_context(|| what.to_string()),
+        Err(_) => Err(anyhow!(
+            "{what}: no answer within {} s (timeout)",
+            timeout.as_secs()
+        )),
+    }
+}
+
+/// `1,3,5:9` from sorted UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+impl ImapSession {
+    /// Connects, does TLS as configured, reads the greeting and logs in.
+    pub async fn connect(account: &Account, timeout: Duration) -> anyhow::Result<ImapSession> {
+        let addr = format!(
+            "{}:{}",
+            account.host.trim_start_matches('[').trim_end_matches(']'),
+            account.port
+        );
+        let what = format!("connecting to {}:{}", account.host, account.port);
+        let tcp = timed(timeout, &what, TcpStream::connect(&addr)).await?;
+        let _ = tcp.set_nodelay(true);
+        let mut tcp = TimeoutStream::new(tcp);
+        tcp.set_read_timeout(Some(timeout));
+        tcp.set_write_timeout(Some(timeout));
+        let tcp: Tcp = Box::pin(tcp);
+
+        let stream: Stream = match account.tls {
+            TlsMode::Implicit => {
+                let tls = Self::tls_handshake(account, tcp, timeout).await?;
+                let mut client = async_imap::Client::new(Box::new(tls) as Stream);
+                Self::greeting(&mut client, timeout).await?;
+                client.into_inner()
+            }
+            TlsMode::StartTls => {
+                let mut client = async_imap::Client::new(tcp);
+                Self::greeting(&mut client, timeout).await?;
+                timed(
+                    timeout,
+                    "STARTTLS",
+                    client.run_command_and_check_ok("STARTTLS", None),
+                )
+                .await
+                .context("the server refused STARTTLS")?;
+                // The TLS layer starts on the bare socket; no second greeting follows.
+                Box::new(Self::tls_handshake(account, client.into_inner(), timeout).await?)
+            }
+            TlsMode::Plaintext => {
+                let mut client = async_imap::Client::new(tcp);
+                Self::greeting(&mut client, timeout).await?;
+                Box::new(client.into_inner())
+            }
+        };
+        let client = async_imap::Client::new(stream);
+        let (inner, caps) = timed(
+            timeout,
+            &format!("logging in as {}", account.username),
+            async {
+                client
+                    .login_with_capabilities(&account.username, account.password.expose())
+                    .await
+                    .map_err(|(e, _)| e)
+            },
+        )
+        .await?;
+        let mut session = ImapSession {
+            inner,
+            host: account.host.clone(),
+            timeout,
+            capabilities: BTreeSet::new(),
+            selected: None,
+            broken: false,
+        };
+        let caps = match caps {
+            Some(c) => c,
+            None => timed(timeout, "CAPABILITY", session.inner.capabilities()).await?,
+        };
+        session.capabilities = caps
+            .iter()
+            .map(|c| match c {
+                Capability::Imap4rev1 => "IMAP4REV1".to_string(),
+                Capability::Auth(a) => format!("AUTH={}", a.to_uppercase()),
+                Capability::Atom(a) => a.to_uppercase(),
+            })
+            .collect();
+        Ok(session)
+    }
+
+    async fn tls_handshake(
+        account: &Account,
+        tcp: Tcp,
+        timeout: Duration,
+    ) -> anyhow::Result<tokio_rustls::client::TlsStream<Tcp>> {
+        let config = super::tls::client_config(account.ca_file.as_deref())?;
+        let name = super::tls::server_name(&account.host)?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let trust = match &account.ca_file {
+            Some(ca) => format!("system roots and {}", ca.display()),
+            None => "system roots".to_string(),
+        };
+        timed(
+            timeout,
+            &format!("TLS handshake with {}:{}", account.host, account.port),
+            connector.connect(name, tcp),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "server certificate not accepted for {:?} (trusted: {trust})",
+                account.host
+            )
+        })
+    }
+
+    async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
+        client: &mut async_imap::Client<T>,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let greeting = timed(
+            timeout,
+            "reading the server greeting",
+            client.read_response(),
+        )
+        .await?
+        .ok_or_else(|| anyhow!("the server closed the connection before its greeting"))?;
+        if let async_imap::imap_proto::Response::Data {
+            status: async_imap::imap_proto::Status::Bye,
+            outcome,
+        } = greeting.parsed()
+        {
+            bail!(
+                "the server said BYE: {}",
+                outcome.information.as_deref().unwrap_or("")
+            );
+        }
+        Ok(())
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    pub fn has_capability(&self, cap: &str) -> bool {
+        self.capabilities.contains(&cap.to_uppercase())
+    }
+
+    pub fn selected(&self) -> Option<&Selected> {
+        self.selected.as_ref()
+    }
+
+    /// Drops queued unsolicited responses: the channel is bounded and we act on none of them
+    /// (every pass re-searches), so keeping it empty is all that matters.
+    fn drain_unsolicited(&mut self) {
+        while self.inner.unsolicited_responses.try_recv().is_ok() {}
+    }
+
+    fn classify<T>(&mut self, r: anyhow::Result<T>) -> anyhow::Result<T> {
+        if let Err(e) = &r {
+            // NO and BAD leave the connection usable; anything else (I/O, parse, timeout) does not.
+            let soft = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<async_imap::error::Error>(),
+                    Some(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
+                )
+            });
+            if !soft {
+                self.broken = true;
+            }
+        }
+        r
+    }
+
+    /// The folder with SPECIAL-USE `\Sent`, if the server marks one.
+    pub async fn find_sent_folder(&mut self) -> anyhow::Result<Option<String>> {
+        let r = self.list_sent().await;
+        self.classify(r)
+    }
+
+    async fn list_sent(&mut self) -> anyhow::Result<Option<String>> {
+        if self.broken {
+            bail!("LIST: the connection to {} is no longer usable", self.host);
+        }
+        let timeout = self.timeout;
+        let names = timed(timeout, "LIST", async {
+            let stream = self.inner.list(Some(""), Some("*")).await?;
+            let names: Vec<_> = stream.collect().await;
+            Ok::<_, async_imap::error::Error>(names)
+        })
+        .await?;
+        let mut sent = None;
+        for n in names {
+            let n = n.context("LIST")?;
+            if sent.is_none()
+                && n.attributes()
+                    .iter()
+                    .any(|a| matches!(a, NameAttribute::Sent))
+            {
+                sent = Some(n.name().to_string());
+            }
+        }
+        self.drain_unsolicited();
+        Ok(sent)
+    }
+
+    /// Opens `folder` read-only: EXAMINE cannot change flags, not even `\Recent`.
+    pub async fn examine(&mut self, folder: &str) -> anyhow::Result<Selected> {
+        self.selected = None;
+        let r = self.examine_inner(folder).await;
+        let r = self.classify(r);
+        if let Ok(s) = &r {
+            self.selected = Some(s.clone());
+        }
+        r
+    }
+
+    async fn examine_inner(&mut self, folder: &str) -> anyhow::Result<Selected> {
+        if self.broken {
+            bail!(
+                "EXAMINE: the connection to {} is no longer usable",
+                self.host
+            );
+        }
+        let mailbox = timed(
+            self.timeout,
+            &format!("EXAMINE {folder}"),
+            self.inner.examine(folder),
+        )
+        .await?;
+        self.drain_unsolicited();
+        let uidvalidity = mailbox
+            .uid_validity
+            .ok_or_else(|| anyhow!("EXAMINE {folder}: the server sent no UIDVALIDITY"))?;
+        Ok(Selected {
+            name: folder.to_string(),
+            uidvalidity,
+            uid_next: mailbox.uid_next,
+            exists: mailbox.exists,
+        })
+    }
+
+    /// `UID SEARCH <query>`, sorted.
+    pub async fn uid_search(&mut self, query: &str) -> anyhow::Result<Vec<u32>> {
+        let r = if self.broken {
+            Err(anyhow!(
+                "UID SEARCH: the connection to {} is no longer usable",
+                self.host
+            ))
+        } else {
+            timed(
+                self.timeout,
+                &format!("UID SEARCH {query}"),
+                self.inner.uid_search(query),
+            )
+            .await
+        };
+        let set = self.classify(r)?;
+        self.drain_unsolicited();
+        let mut v: Vec<u32> = set.into_iter().collect();
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    /// RFC822.SIZE of each UID that exists (expunged ones are simply absent).
+    pub async fn uid_sizes(&mut self, uids: &[u32]) -> anyhow::Result<BTreeMap<u32, u64>> {
+        let r = self.uid_sizes_inner(uids).await;
+        self.classify(r)
+    }
+
+    async fn uid_sizes_inner(&mut self, uids: &[u32]) -> anyhow::Result<BTreeMap<u32, u64>> {
+        if self.broken {
+            bail!(
+                "UID FETCH: the connection to {} is no longer usable",
+                self.host
+            );
+        }
+        let mut out = BTreeMap::new();
+        if uids.is_empty() {
+            return Ok(out);
+        }
+        let set = uid_set(uids);
+        let what = format!("UID FETCH {set} (UID RFC822.SIZE)");
+        let timeout = self.timeout;
+        let mut stream = timed(
+            timeout,
+            &what,
+            self.inner.uid_fetch(&set, "(UID RFC822.SIZE)"),
+        )
+        .await?;
+        loop {
+            let next = tokio::time::timeout(timeout, stream.next())
+                .await
+                .map_err(|_| {
+                    anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                })?;
+            match next {
+                None => break,
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+                Some(Ok(f)) => {
+                    if let (Some(uid), Some(size)) = (f.uid, f.size) {
+                        out.insert(uid, u64::from(size));
+                    }
+                }
+            }
+        }
+        drop(stream);
+        self.drain_unsolicited();
+        Ok(out)
+    }
+
+    /// Fetches the bodies of `uids` with `BODY.PEEK[]` (never sets `\Seen`), or only their first
+    /// `partial` bytes, handing each message to `sink` as it arrives.
+    pub async fn uid_fetch_bodies<F, Fut>(
+        &mut self,
+        uids: &[u32],
+        partial: Option<u64>,
+        mut sink: F,
+    ) -> FetchOutcome
+    where
+        F: FnMut(Fetched) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let mut out = FetchOutcome::default();
+        if uids.is_empty() {
+            return out;
+        }
+        if self.broken {
+            out.error = Some(anyhow!(
+                "UID FETCH: the connection to {} is no longer usable",
+                self.host
+            ));
+            return out;
+        }
+        let set = uid_set(uids);
+        let section = match partial {
+            Some(n) => format!("BODY.PEEK[]<0.{n}>"),
+            None => "BODY.PEEK[]".to_string(),
+        };
+        let query = format!("(UID INTERNALDATE RFC822.SIZE FLAGS {section})");
+        let what = format!("UID FETCH {} {query}", abbreviate(&set));
+        let timeout = self.timeout;
+        let asked: BTreeSet<u32> = uids.iter().copied().collect();
+        let result: anyhow::Result<()> = async {
+            let mut stream = timed(timeout, &what, self.inner.uid_fetch(&set, &query)).await?;
+            loop {
+                let next = tokio::time::timeout(timeout, stream.next())
+                    .await
+                    .map_err(|_| {
+                        anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                    })?;
+                let f = match next {
+                    None => break,
+                    // A broken link can yield errors forever: stop at the first one.
+                    Some(Err(e)) => return Err(anyhow::Error::new(e).context(what.clone())),
+                    Some(Ok(f)) => f,
+                };
+                // Unsolicited FETCH responses (flag changes by other clients) carry no body.
+                let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+                    continue;
+                };
+                if !asked.contains(&uid) {
+                    continue;
+                }
+                let size = f.size.map(u64::from).unwrap_or(body.len() as u64);
+                let fetched = Fetched {
+                    uid,
+                    internal_date: f.internal_date(),
+                    size,
+                    truncated: partial.is_some() && (body.len() as u64) < size,
+                    body: body.to_vec(),
+                };
+                drop(f);
+                out.received.push(uid);
+                sink(fetched).await;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = self.classify(result) {
+            out.error = Some(e);
+        } else {
+            self.drain_unsolicited();
+        }
+        out
+    }
+
+    /// Says goodbye politely; errors are irrelevant at this point.
+    pub async fn logout(mut self) {
+        if !self.broken {
+            let _ = tokio::time::timeout(self.timeout, self.inner.logout()).await;
+        }
+    }
+}
+
+/// Keeps log lines and error messages short when a UID set is long.
+fn abbreviate(set: &str) -> String {
+    if set.len() <= 40 {
+        return set.to_string();
+    }
+    let first = set.split(',').next().unwrap_or("");
+    let last = set.rsplit(',').next().unwrap_or("");
+    format!("{first},…,{last}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[]), "");
+    }
+}

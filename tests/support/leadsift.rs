@@ -1,0 +1,183 @@
+//! Drives the real `leadsift` binary against test servers: writes a config, runs commands, reads
+//! the resulting database.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use super::dovecot::{Dovecot, PASSWORD, USER};
+
+pub const ME: &str = "sales@ourco.example";
+
+/// One `[[account]]` block.
+#[derive(Debug, Clone)]
+pub struct AccountConf {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: &'static str,
+    pub ca_file: Option<PathBuf>,
+    pub folders: Vec<String>,
+    pub sent_folder: Option<String>,
+    pub backfill_days: u32,
+}
+
+impl AccountConf {
+    /// Implicit TLS to the server, trusting its CA.
+    pub fn implicit(d: &Dovecot) -> AccountConf {
+        AccountConf {
+            name: "sales".into(),
+            host: "localhost".into(),
+            port: d.imaps_port,
+            tls: "implicit",
+            ca_file: Some(d.certs.ca.clone()),
+            folders: vec!["INBOX".into()],
+            sent_folder: None,
+            backfill_days: 365,
+        }
+    }
+
+    pub fn starttls(d: &Dovecot) -> AccountConf {
+        AccountConf {
+            port: d.imap_port,
+            tls: "starttls",
+            ..Self::implicit(d)
+        }
+    }
+
+    pub fn plaintext(d: &Dovecot) -> AccountConf {
+        AccountConf {
+            host: "127.0.0.1".into(),
+            port: d.imap_port,
+            tls: "plaintext",
+            ca_file: None,
+            ..Self::implicit(d)
+        }
+    }
+}
+
+pub struct Leadsift {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Leadsift {
+    pub fn new(accounts: &[AccountConf], sync: &str) -> Leadsift {
+        let dir = tempfile::Builder::new().prefix("leadsift-run-").tempdir().expect("tempdir");
+        let pw = dir.path().join("imap-password");
+        std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
+        let db = dir.path().join("leadsift.db");
+        let mut text = format!(
+            "[storage]\npath = \"{}\"\n\n[me]\naddresses = [\"{ME}\"]\n\n[sync]\n{sync}\n",
+            db.display()
+        );
+        for a in accounts {
+            text.push_str(&format!(
+                "\n[[account]]\nname = \"{}\"\nhost = \"{}\"\nport = {}\ntls = \"{}\"\nusername = \"{USER}\"\npassword_file = \"{}\"\nfolders = [{}]\nbackfill_days = {}\n",
+                a.name,
+                a.host,
+                a.port,
+                a.tls,
+                pw.display(),
+                a.folders.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", "),
+                a.backfill_days,
+            ));
+            if let Some(ca) = &a.ca_file {
+                text.push_str(&format!("ca_file = \"{}\"\n", ca.display()));
+            }
+            if let Some(s) = &a.sent_folder {
+                text.push_str(&format!("sent_folder = {s:?}\n"));
+            }
+        }
+        let config = dir.path().join("leadsift.toml");
+        std::fs::write(&config, text).expect("config");
+        Leadsift { dir, config, db }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_leadsift"));
+        c.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("LEADSIFT_LOG", "leadsift=debug")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("running leadsift")
+    }
+
+    /// `sync --once`, asserting success; returns stdout.
+    pub fn sync_ok(&self) -> String {
+        let out = self.run(&["sync", "--once"]);
+        assert!(
+            out.status.success(),
+            "sync failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            tail(&String::from_utf8_lossy(&out.stderr), 40)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db")
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
+    /// Message-ID → direction of every stored message.
+    pub fn directions(&self) -> std::collections::BTreeMap<String, String> {
+        let db = self.db();
+        let mut st = db.prepare("SELECT message_id, direction FROM messages").expect("prepare");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A small, valid message.
+pub fn message(id: &str, from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <{id}>\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// An inquiry from a buyer (inbound).
+pub fn inquiry(n: usize) -> Vec<u8> {
+    message(
+        &format!("inq-{n}@buyer.example"),
+        &format!("Buyer {n} <buyer{n}@buyer.example>"),
+        ME,
+        &format!("Inquiry {n}: 500 units of valves"),
+        &format!("Hello, we need a quote for 500 units, order #{n}. Delivery to Rotterdam.\r\nRegards"),
+    )
+}
+
+/// Our reply (outbound).
+pub fn reply(n: usize) -> Vec<u8> {
+    message(
+        &format!("reply-{n}@ourco.example"),
+        &format!("Sales <{ME}>"),
+        &format!("buyer{n}@buyer.example"),
+        &format!("Re: Inquiry {n}"),
+        "Thank you, our quote is attached.",
+    )
+}

@@ -80,7 +80,7 @@ async fn sync_account(
     let mut session = match ImapSession::connect(account, timeout).await {
         Ok(s) => s,
         Err(e) => {
-            report.error = Some(format!("{e:#}"));
+            report.error = Some(describe(&e));
             return report;
         }
     };
@@ -102,7 +102,7 @@ async fn sync_account(
                 None
             }
             Err(e) => {
-                errors.push(format!("finding the Sent folder: {e:#}"));
+                errors.push(format!("finding the Sent folder: {}", describe(&e)));
                 None
             }
         },
@@ -122,7 +122,7 @@ async fn sync_account(
         let mut fr = FolderReport::default();
         let result =
             sync_folder(settings, account, &mut session, store, folder, now, &mut fr).await;
-        let err = result.err().map(|e| format!("{e:#}"));
+        let err = result.err().map(|e| describe(&e));
         if let Err(e) = store.record_folder_result(&account.name, folder, now, err.as_deref()) {
             warn!(account = %account.name, folder = %folder, "cannot record the folder's sync result: {e:#}");
         }
@@ -151,6 +151,38 @@ async fn sync_account(
         report.error = Some(errors.join("; "));
     }
     report
+}
+
+/// One line for an error chain: async-imap repeats an I/O error as its own source, and rustls's
+/// words for a vanished peer point at a manual; say what happened instead.
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        if matches!(
+            cause.downcast_ref::<async_imap::error::Error>(),
+            Some(async_imap::error::Error::Io(_))
+        ) {
+            continue;
+        }
+        let text = match cause.downcast_ref::<std::io::Error>().map(|io| io.kind()) {
+            Some(std::io::ErrorKind::UnexpectedEof) => {
+                "the server closed the connection unexpectedly".to_string()
+            }
+            Some(
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe,
+            ) => format!("the server closed the connection unexpectedly ({cause})"),
+            Some(std::io::ErrorKind::TimedOut) => {
+                "timed out waiting for the server (timeout_secs)".to_string()
+            }
+            _ => cause.to_string(),
+        };
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }
 
 /// `SINCE` takes a date (no time) in IMAP's `d-Mon-yyyy` form.

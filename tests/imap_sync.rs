@@ -44,7 +44,10 @@ fn implicit_tls_first_sync_stores_inbox_and_sent_with_direction_then_only_new() 
     let d = populated(3, 2);
     let ls = Leadsift::new(&[AccountConf::implicit(&d)], "");
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 5 new, 0 duplicate(s), 0 failed"), "{out}");
+    assert!(
+        out.contains("sales: 5 new, 0 duplicate(s), 0 failed"),
+        "{out}"
+    );
 
     let dirs = ls.directions();
     assert_eq!(dirs.len(), 5, "{dirs:?}");
@@ -66,7 +69,10 @@ fn implicit_tls_first_sync_stores_inbox_and_sent_with_direction_then_only_new() 
 
     // Nothing new: nothing fetched.
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 0 new, 0 duplicate(s), 0 failed"), "{out}");
+    assert!(
+        out.contains("sales: 0 new, 0 duplicate(s), 0 failed"),
+        "{out}"
+    );
 
     // Two APPENDs: exactly those two are fetched (no duplicates means nothing old was refetched).
     let mut c = d.client();
@@ -74,7 +80,10 @@ fn implicit_tls_first_sync_stores_inbox_and_sent_with_direction_then_only_new() 
     c.append("Sent", "\\Seen", &reply(100));
     c.logout();
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 2 new, 0 duplicate(s), 0 failed"), "{out}");
+    assert!(
+        out.contains("sales: 2 new, 0 duplicate(s), 0 failed"),
+        "{out}"
+    );
     assert_eq!(ls.count("SELECT COUNT(*) FROM messages"), 7);
     assert_eq!(ls.directions()["inq-100@buyer.example"], "in");
     assert_eq!(ls.directions()["reply-100@ourco.example"], "out");
@@ -108,7 +117,10 @@ fn server_certificate_from_an_untrusted_ca_is_refused() {
         let out = ls.run(&["sync", "--once"]);
         assert!(!out.status.success());
         let err = stderr(&out);
-        let line = err.lines().find(|l| l.starts_with("sales: sync failed")).unwrap_or_else(|| panic!("{err}"));
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("sales: sync failed"))
+            .unwrap_or_else(|| panic!("{err}"));
         assert!(line.contains("certificate"), "{line}");
         assert!(line.contains("UnknownIssuer"), "{line}");
         assert_eq!(ls.count("SELECT COUNT(*) FROM messages"), 0);
@@ -147,7 +159,10 @@ fn plaintext_to_a_remote_host_is_refused_by_config_validation() {
         let out = ls.run(args);
         assert!(!out.status.success());
         let err = stderr(&out);
-        assert!(err.contains("plaintext") && err.contains("loopback"), "{err}");
+        assert!(
+            err.contains("plaintext") && err.contains("loopback"),
+            "{err}"
+        );
     }
 }
 
@@ -155,14 +170,26 @@ fn plaintext_to_a_remote_host_is_refused_by_config_validation() {
 fn flags_on_the_server_are_unchanged_by_a_sync() {
     let d = Dovecot::start();
     let mut c = d.client();
-    let flag_sets = ["", "\\Seen", "\\Flagged \\Answered", "$Label1 \\Seen", "\\Draft", "Junk"];
+    let flag_sets = [
+        "",
+        "\\Seen",
+        "\\Flagged \\Answered",
+        "$Label1 \\Seen",
+        "\\Draft",
+        "Junk",
+    ];
     for (n, f) in flag_sets.iter().enumerate() {
         c.append("INBOX", f, &inquiry(n));
         c.append("Sent", f, &reply(n));
     }
     let before = (c.flags("INBOX"), c.flags("Sent"));
     c.logout();
-    let unseen: Vec<u32> = before.0.iter().filter(|(_, f)| !f.contains("\\Seen")).map(|(u, _)| *u).collect();
+    let unseen: Vec<u32> = before
+        .0
+        .iter()
+        .filter(|(_, f)| !f.contains("\\Seen"))
+        .map(|(u, _)| *u)
+        .collect();
     assert_eq!(unseen.len(), 4);
 
     let ls = Leadsift::new(&[AccountConf::implicit(&d)], "");
@@ -194,7 +221,9 @@ fn uidvalidity_change_rescans_without_duplicates() {
     let ls = Leadsift::new(&[a], "");
     let out = ls.sync_ok();
     assert!(out.contains("sales: 3 new"), "{out}");
-    let v1 = folder(&ls.status_json(), "Leads")["uidvalidity"].as_u64().unwrap();
+    let v1 = folder(&ls.status_json(), "Leads")["uidvalidity"]
+        .as_u64()
+        .unwrap();
 
     // Recreate the mailbox: same messages plus one, new UIDVALIDITY, UIDs start again at 1.
     let mut c = d.client();
@@ -210,7 +239,10 @@ fn uidvalidity_change_rescans_without_duplicates() {
     assert_ne!(v1, v2);
 
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 1 new, 3 duplicate(s), 0 failed"), "{out}");
+    assert!(
+        out.contains("sales: 1 new, 3 duplicate(s), 0 failed"),
+        "{out}"
+    );
     assert_eq!(ls.count("SELECT COUNT(*) FROM messages"), 4);
     let st = ls.status_json();
     let f = folder(&st, "Leads");
@@ -240,7 +272,13 @@ fn first_sync_reads_only_backfill_days() {
     let out = ls.sync_ok();
     assert!(out.contains("sales: 1 new, 0 duplicate(s)"), "{out}");
     let ids: BTreeSet<String> = ls.directions().into_keys().collect();
-    assert_eq!(ids, BTreeSet::from(["inq-2@buyer.example".to_string(), "inq-4@buyer.example".to_string()]));
+    assert_eq!(
+        ids,
+        BTreeSet::from([
+            "inq-2@buyer.example".to_string(),
+            "inq-4@buyer.example".to_string()
+        ])
+    );
 }
 
 #[test]
@@ -248,24 +286,39 @@ fn large_message_is_stored_truncated_without_downloading_it_whole() {
     let d = Dovecot::start();
     let now = SystemTime::now();
     let big_body = "All work and no play makes a very long quotation.\r\n".repeat(40_000); // ≈ 2 MB
-    let big = message("big@buyer.example", "buyer@buyer.example", leadsift::ME, "Specs attached", &big_body);
+    let big = message(
+        "big@buyer.example",
+        "buyer@buyer.example",
+        leadsift::ME,
+        "Specs attached",
+        &big_body,
+    );
     assert!(big.len() > 1_900_000);
     d.put("INBOX", &big, "", now - DAY);
     d.put("INBOX", &inquiry(1), "", now - DAY);
     let ls = Leadsift::new(&[AccountConf::plaintext(&d)], "max_message_bytes = 65536");
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 2 new, 0 duplicate(s), 0 failed"), "{out}");
+    assert!(
+        out.contains("sales: 2 new, 0 duplicate(s), 0 failed"),
+        "{out}"
+    );
     let (truncated, size): (i64, i64) = ls
         .db()
-        .query_row("SELECT truncated, size FROM messages WHERE message_id = 'big@buyer.example'", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT truncated, size FROM messages WHERE message_id = 'big@buyer.example'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!(truncated, 1);
     assert_eq!(size as usize, big.len());
     let small: i64 = ls
         .db()
-        .query_row("SELECT truncated FROM messages WHERE message_id = 'inq-1@buyer.example'", [], |r| r.get(0))
+        .query_row(
+            "SELECT truncated FROM messages WHERE message_id = 'inq-1@buyer.example'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(small, 0);
     // Dovecot logs the bytes each session sent: far less than the big message.
@@ -273,8 +326,19 @@ fn large_message_is_stored_truncated_without_downloading_it_whole() {
         .log()
         .lines()
         .filter(|l| l.contains("Disconnected") && l.contains("imap("))
-        .filter_map(|l| l.split(" out=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split(" out=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
     assert!(sent > 0, "no logout line in the Dovecot log:\n{}", d.log());
-    assert!(sent < 200_000, "leadsift's sessions pulled {sent} bytes for a {} byte message", big.len());
+    assert!(
+        sent < 200_000,
+        "leadsift's sessions pulled {sent} bytes for a {} byte message",
+        big.len()
+    );
 }

@@ -40,11 +40,19 @@ impl Certs {
         let csr = format!("{prefix}.csr");
         let cert = format!("{prefix}-cert.pem");
         let ext = format!("{prefix}-ext.cnf");
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         // A distinct name per CA, so a foreign CA is an unknown issuer, not a look-alike.
         let subject = format!(
             "/CN=leadsift test CA {prefix} {}",
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
         );
         let mut args = vec!["req", "-x509"];
         args.extend(ec);
@@ -77,8 +85,21 @@ impl Certs {
         openssl(
             dir,
             &[
-                "x509", "-req", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key, "-CAcreateserial", "-out", &cert, "-days",
-                "3", "-extfile", &ext,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &cert,
+                "-days",
+                "3",
+                "-extfile",
+                &ext,
             ],
         );
         Certs {

@@ -40,7 +40,8 @@ pub fn group_alive(pgid: i32) -> bool {
     };
     String::from_utf8_lossy(&out.stdout).lines().any(|l| {
         let mut it = l.split_whitespace();
-        it.next().and_then(|p| p.parse::<i32>().ok()) == Some(pgid) && !it.next().unwrap_or("Z").starts_with('Z')
+        it.next().and_then(|p| p.parse::<i32>().ok()) == Some(pgid)
+            && !it.next().unwrap_or("Z").starts_with('Z')
     })
 }
 
@@ -63,7 +64,10 @@ impl Dovecot {
 
     /// The same, with a server certificate for other names (`DNS:…,IP:…`).
     pub fn start_with_names(san: &str) -> Dovecot {
-        let tmp = tempfile::Builder::new().prefix("leadsift-dovecot-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("leadsift-dovecot-")
+            .tempdir()
+            .expect("tempdir");
         let dir = tmp.path().to_path_buf();
         // Dovecot's unprivileged processes must reach the sockets and the mail store.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -73,7 +77,11 @@ impl Dovecot {
         let mail = dir.join("mail");
         std::fs::create_dir_all(&mail).expect("mkdir mail");
         std::os::unix::fs::chown(&mail, Some(65534), Some(65534)).expect("chown mail");
-        std::fs::write(dir.join("users"), format!("{USER}:{{PLAIN}}{PASSWORD}::::::\n")).expect("users");
+        std::fs::write(
+            dir.join("users"),
+            format!("{USER}:{{PLAIN}}{PASSWORD}::::::\n"),
+        )
+        .expect("users");
         let certs = Certs::generate_for(&dir, "server", san);
         let mut d = Dovecot {
             _tmp: Some(tmp),
@@ -192,7 +200,10 @@ service anvil {{
         let deadline = Instant::now() + Duration::from_secs(10);
         let pidfile = self.dir.join("run/master.pid");
         let pid = loop {
-            if let Some(pid) = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            if let Some(pid) = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
                 break pid;
             }
             if Instant::now() > deadline {
@@ -277,7 +288,14 @@ service anvil {{
 
     /// `messages`, `uidnext`, `uidvalidity`… of one folder, via doveadm.
     pub fn mailbox_status(&self, folder: &str) -> BTreeMap<String, u64> {
-        let out = self.doveadm(&["mailbox", "status", "-u", USER, "messages uidnext uidvalidity", folder]);
+        let out = self.doveadm(&[
+            "mailbox",
+            "status",
+            "-u",
+            USER,
+            "messages uidnext uidvalidity",
+            folder,
+        ]);
         out.split_whitespace()
             .filter_map(|kv| kv.split_once('='))
             .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
@@ -306,18 +324,27 @@ service anvil {{
                 let p = d.join(sub);
                 if !p.exists() {
                     std::fs::create_dir_all(&p).expect("mkdir maildir");
+                    self.chown_mail();
                 }
             }
         }
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{}.M{n}P{}.leadsift-test,S={}:2,{flags}", 1_700_000_000 + n, std::process::id(), raw.len());
+        let name = format!(
+            "{}.M{n}P{}.leadsift-test,S={}:2,{flags}",
+            1_700_000_000 + n,
+            std::process::id(),
+            raw.len()
+        );
         let tmp = md.join("tmp").join(&name);
         std::fs::write(&tmp, raw).expect("writing a message");
-        let f = std::fs::File::options().write(true).open(&tmp).expect("open");
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .expect("open");
         f.set_modified(internal_date).expect("set mtime");
         drop(f);
+        std::os::unix::fs::chown(&tmp, Some(65534), Some(65534)).expect("chown");
         std::fs::rename(&tmp, md.join("cur").join(&name)).expect("rename into cur");
-        self.chown_mail();
     }
 
     /// Everything under the mail dir belongs to the mail user (uid 65534).
@@ -358,7 +385,8 @@ pub struct RawImap {
 impl RawImap {
     pub fn connect(port: u16) -> RawImap {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
         let mut c = RawImap {
             r: BufReader::new(s.try_clone().expect("clone")),
             w: s,
@@ -397,7 +425,12 @@ impl RawImap {
             let mut l = self.line();
             assert!(!l.is_empty(), "Dovecot closed the connection");
             // Inline any literal `{n}` so each response stays one string.
-            while let Some(n) = l.trim_end().strip_suffix('}').and_then(|s| s.rsplit_once('{')).and_then(|(_, n)| n.parse::<usize>().ok()) {
+            while let Some(n) = l
+                .trim_end()
+                .strip_suffix('}')
+                .and_then(|s| s.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+            {
                 let mut buf = vec![0u8; n];
                 self.r.read_exact(&mut buf).expect("literal");
                 l.push_str(&String::from_utf8_lossy(&buf));
@@ -413,7 +446,12 @@ impl RawImap {
     pub fn append(&mut self, folder: &str, flags: &str, raw: &[u8]) {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
-        write!(self.w, "{tag} APPEND \"{folder}\" ({flags}) {{{}+}}\r\n", raw.len()).expect("write");
+        write!(
+            self.w,
+            "{tag} APPEND \"{folder}\" ({flags}) {{{}+}}\r\n",
+            raw.len()
+        )
+        .expect("write");
         self.w.write_all(raw).expect("write");
         self.w.write_all(b"\r\n").expect("write");
         let (status, _) = self.collect(&tag);
@@ -425,7 +463,11 @@ impl RawImap {
         self.ok(&format!("EXAMINE \"{folder}\""));
         let mut out = BTreeMap::new();
         for l in self.ok("UID FETCH 1:* (UID FLAGS)") {
-            let Some(uid) = l.split("UID ").nth(1).and_then(|s| s.split([' ', ')']).next()).and_then(|s| s.parse().ok())
+            let Some(uid) = l
+                .split("UID ")
+                .nth(1)
+                .and_then(|s| s.split([' ', ')']).next())
+                .and_then(|s| s.parse().ok())
             else {
                 continue;
             };

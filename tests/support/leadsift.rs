@@ -64,7 +64,10 @@ pub struct Leadsift {
 
 impl Leadsift {
     pub fn new(accounts: &[AccountConf], sync: &str) -> Leadsift {
-        let dir = tempfile::Builder::new().prefix("leadsift-run-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("leadsift-run-")
+            .tempdir()
+            .expect("tempdir");
         let pw = dir.path().join("imap-password");
         std::fs::write(&pw, format!("{PASSWORD}\n")).expect("password file");
         let db = dir.path().join("leadsift.db");
@@ -124,12 +127,17 @@ impl Leadsift {
 
     pub fn status_json(&self) -> serde_json::Value {
         let out = self.run(&["status", "--json"]);
-        assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("status --json is JSON")
     }
 
     pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db")
+        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open db")
     }
 
     pub fn count(&self, sql: &str) -> i64 {
@@ -139,7 +147,9 @@ impl Leadsift {
     /// Message-ID → direction of every stored message.
     pub fn directions(&self) -> std::collections::BTreeMap<String, String> {
         let db = self.db();
-        let mut st = db.prepare("SELECT message_id, direction FROM messages").expect("prepare");
+        let mut st = db
+            .prepare("SELECT message_id, direction FROM messages")
+            .expect("prepare");
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("query")
             .map(|r| r.expect("row"))
@@ -167,7 +177,9 @@ pub fn inquiry(n: usize) -> Vec<u8> {
         &format!("Buyer {n} <buyer{n}@buyer.example>"),
         ME,
         &format!("Inquiry {n}: 500 units of valves"),
-        &format!("Hello, we need a quote for 500 units, order #{n}. Delivery to Rotterdam.\r\nRegards"),
+        &format!(
+            "Hello, we need a quote for 500 units, order #{n}. Delivery to Rotterdam.\r\nRegards"
+        ),
     )
 }
 

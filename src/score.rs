@@ -220,7 +220,8 @@ pub fn score_lead(
     let age_days = last_inbound
         .map(|d| (now - d.with_timezone(&Utc)).num_seconds().max(0) as f64 / 86_400.0)
         .unwrap_or(0.0);
-    let decay = 0.5f64.powf(age_days / scoring.half_life_days);
+    // Rounded so reports read well and survive a JSON round trip bit for bit.
+    let decay = round4(0.5f64.powf(age_days / scoring.half_life_days));
 
     // Signals: each rule counts once per lead, at its strongest; risk is never decayed.
     let mut best: BTreeMap<(Dimension, String), Contribution> = BTreeMap::new();
@@ -453,6 +454,9 @@ pub fn score_lead(
     facts.products.sort();
     facts.products.dedup();
 
+    for c in &mut contributions {
+        c.points = round4(c.points);
+    }
     contributions.sort_by(|a, b| {
         a.dimension
             .cmp(&b.dimension)
@@ -521,6 +525,10 @@ fn collect_fact(
         }
         _ => {}
     }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
 }
 
 pub fn fmt_usd(v: f64) -> String {

@@ -135,23 +135,30 @@ pub fn threads(messages: &[MessageView]) -> Vec<usize> {
             }
         }
     }
-    // Subject fallback for messages that carry no references at all.
-    let mut by_subject: HashMap<String, usize> = HashMap::new();
+    // Subject fallback for messages that carry no references at all: the same normalised subject
+    // with the same correspondent (their From, or one of our recipients) is the same thread.
+    let mut by_subject: HashMap<(String, String), usize> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
         let s = normalise_subject(&m.subject);
         if s.is_empty() {
             continue;
         }
-        match by_subject.get(&s) {
-            Some(&j) if m.refs.is_empty() => {
-                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
-                if a != b {
-                    parent[a.max(b)] = a.min(b);
+        let correspondents: Vec<String> = match m.direction {
+            Direction::In => m.from.iter().map(|f| f.to_lowercase()).collect(),
+            Direction::Out => m.recipients.iter().map(|r| r.to_lowercase()).collect(),
+        };
+        for c in correspondents {
+            match by_subject.get(&(s.clone(), c.clone())) {
+                Some(&j) if m.refs.is_empty() => {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    if a != b {
+                        parent[a.max(b)] = a.min(b);
+                    }
                 }
-            }
-            Some(_) => {}
-            None => {
-                by_subject.insert(s, i);
+                Some(_) => {}
+                None => {
+                    by_subject.insert((s.clone(), c), i);
+                }
             }
         }
     }

@@ -92,6 +92,28 @@ pub struct ScoringSettings {
     pub half_life_days: f64,
 }
 
+/// Where digests and confirmations are sent from.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    /// With a password: AUTH is used. Without: no AUTH (loopback relays).
+    pub credentials: Option<(String, Secret)>,
+    /// `Name <address>` as written in the config; validated to parse as a mailbox.
+    pub from: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    pub to: Vec<String>,
+    pub time: chrono::NaiveTime,
+    pub timezone: chrono_tz::Tz,
+    pub skip_if_empty: bool,
+    pub weekly_review: Option<chrono::Weekday>,
+}
+
 #[derive(Clone)]
 pub struct Settings {
     pub source: PathBuf,
@@ -103,6 +125,8 @@ pub struct Settings {
     pub scoring: ScoringSettings,
     pub patterns_dir: Option<PathBuf>,
     pub extractor: Arc<Extractor>,
+    pub smtp: Option<Smtp>,
+    pub digest: Option<DigestSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -142,9 +166,16 @@ impl Settings {
             path: path.to_path_buf(),
             message,
         };
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| invalid(raw::describe_toml_error(&e, text)))?;
+        let raw: raw::RawConfig =
+            toml::from_str(text).map_err(|e| invalid(raw::describe_toml_error(&e, text)))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
 
         let mut accounts = Vec::new();
         let mut names = BTreeSet::new();
@@ -179,7 +210,9 @@ impl Settings {
                 .resolve()
                 .map_err(|m| invalid(format!("{label}: password: {m}")))?;
             if a.folders.is_empty() {
-                return Err(invalid(format!("{label}: `folders` must name at least one folder")));
+                return Err(invalid(format!(
+                    "{label}: `folders` must name at least one folder"
+                )));
             }
             let ca_file = a.ca_file.as_deref().map(resolve);
             if let Some(ca) = &ca_file {
@@ -208,18 +241,33 @@ impl Settings {
         for a in &raw.me.addresses {
             let a = a.trim().to_lowercase();
             if !a.contains('@') {
-                return Err(invalid(format!("[me] addresses: {a:?} is not an email address")));
+                return Err(invalid(format!(
+                    "[me] addresses: {a:?} is not an email address"
+                )));
             }
             addresses.insert(a);
         }
-        let domains = raw.me.domains.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).collect();
+        let domains = raw
+            .me
+            .domains
+            .iter()
+            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+            .collect();
 
         let business = Business {
-            products: raw.business.products.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            products: raw
+                .business
+                .products
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
             min_order_value_usd: raw.business.min_order_value_usd.unwrap_or(0.0),
         };
         if business.min_order_value_usd < 0.0 {
-            return Err(invalid("[business] min_order_value_usd must not be negative".into()));
+            return Err(invalid(
+                "[business] min_order_value_usd must not be negative".into(),
+            ));
         }
 
         let sync = SyncSettings {
@@ -228,10 +276,130 @@ impl Settings {
             timeout: std::time::Duration::from_secs(raw.sync.timeout_secs.unwrap_or(60).max(1)),
         };
         if sync.max_message_bytes < 1024 {
-            return Err(invalid("[sync] max_message_bytes must be at least 1024".into()));
+            return Err(invalid(
+                "[sync] max_message_bytes must be at least 1024".into(),
+            ));
         }
 
-        let scoring = raw.scoring.validate().map_err(|m| invalid(format!("[scoring] {m}")))?;
+        let scoring = raw
+            .scoring
+            .validate()
+            .map_err(|m| invalid(format!("[scoring] {m}")))?;
+
+        let smtp = match raw.smtp {
+            None => None,
+            Some(m) => {
+                let label = "[smtp]";
+                if let Some(p) = &m.password {
+                    return Err(invalid(format!(
+                        "line {}: {label}: `password` is not allowed in the config file; use `password_file`, `password_command` or `password_credential`",
+                        raw::line_of(text, p.span().start)
+                    )));
+                }
+                let tls = raw::parse_tls(&m.tls).map_err(|e| invalid(format!("{label} {e}")))?;
+                if tls == TlsMode::Plaintext && !is_loopback_host(&m.host) {
+                    return Err(invalid(format!(
+                        "{label} tls = \"plaintext\" is only allowed to a loopback host, not {:?}",
+                        m.host
+                    )));
+                }
+                let any_secret = m.password_file.is_some()
+                    || m.password_command.is_some()
+                    || m.password_credential.is_some();
+                let credentials = match (&m.username, any_secret) {
+                    (Some(user), true) => {
+                        let source = SecretSource::from_keys(
+                            m.password_file.as_deref().map(resolve),
+                            m.password_command.clone(),
+                            m.password_credential.clone(),
+                        )
+                        .map_err(|e| invalid(format!("{label} {e}")))?;
+                        let secret = source
+                            .resolve()
+                            .map_err(|e| invalid(format!("{label} password: {e}")))?;
+                        Some((user.clone(), secret))
+                    }
+                    (None, false) => None,
+                    (Some(_), false) => {
+                        return Err(invalid(format!(
+                            "{label} `username` is set but no password: set `password_file`, `password_command` or `password_credential`"
+                        )));
+                    }
+                    (None, true) => {
+                        return Err(invalid(format!(
+                            "{label} a password is set but no `username`"
+                        )));
+                    }
+                };
+                let ca_file = m.ca_file.as_deref().map(resolve);
+                if let Some(ca) = &ca_file {
+                    if let Err(e) = std::fs::metadata(ca) {
+                        return Err(invalid(format!("{label} ca_file {}: {e}", ca.display())));
+                    }
+                }
+                if m.from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(invalid(format!(
+                        "{label} from = {:?} is not a mailbox like \"leadsift <leadsift@ourco.example>\"",
+                        m.from
+                    )));
+                }
+                Some(Smtp {
+                    port: m.port.unwrap_or(match tls {
+                        TlsMode::Implicit => 465,
+                        TlsMode::StartTls => 587,
+                        TlsMode::Plaintext => 25,
+                    }),
+                    host: m.host,
+                    tls,
+                    ca_file,
+                    credentials,
+                    from: m.from,
+                })
+            }
+        };
+
+        let digest = match raw.digest {
+            None => None,
+            Some(d) => {
+                let label = "[digest]";
+                if d.to.is_empty() {
+                    return Err(invalid(format!(
+                        "{label} `to` must name at least one address"
+                    )));
+                }
+                for a in &d.to {
+                    if a.parse::<lettre::message::Mailbox>().is_err() {
+                        return Err(invalid(format!(
+                            "{label} to: {a:?} is not an email address"
+                        )));
+                    }
+                }
+                let time = chrono::NaiveTime::parse_from_str(&d.time, "%H:%M").map_err(|_| {
+                    invalid(format!(
+                        "{label} time = {:?} must be HH:MM (24-hour), e.g. \"08:00\"",
+                        d.time
+                    ))
+                })?;
+                let timezone: chrono_tz::Tz = d.timezone.parse().map_err(|_| {
+                    invalid(format!("{label} timezone = {:?} is not an IANA time zone name such as \"Asia/Shanghai\"", d.timezone))
+                })?;
+                let weekly_review = match &d.weekly_review {
+                    None => None,
+                    Some(w) => Some(w.parse::<chrono::Weekday>().map_err(|_| {
+                        invalid(format!(
+                            "{label} weekly_review = {w:?} is not a weekday such as \"monday\""
+                        ))
+                    })?),
+                };
+                Some(DigestSettings {
+                    to: d.to.iter().map(|a| a.trim().to_string()).collect(),
+                    time,
+                    timezone,
+                    skip_if_empty: d.skip_if_empty,
+                    weekly_review,
+                })
+            }
+        };
 
         let patterns_dir = raw.patterns_dir.as_deref().map(resolve);
         let extractor = Extractor::new(&business, patterns_dir.as_deref())
@@ -247,6 +415,8 @@ impl Settings {
             scoring,
             patterns_dir,
             extractor: Arc::new(extractor),
+            smtp,
+            digest,
         })
     }
 }
@@ -270,7 +440,9 @@ mod tests {
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let err = load(&format!("{BASE}\n[me]\naddresses = []\nadresses = []\n")).unwrap_err().to_string();
+        let err = load(&format!("{BASE}\n[me]\naddresses = []\nadresses = []\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("adresses"), "{err}");
         assert!(err.contains("line 6"), "{err}");
     }
@@ -282,7 +454,12 @@ mod tests {
         ))
         .unwrap_err()
         .to_string();
-        assert!(err.contains("password_file") && err.contains("password_command") && err.contains("password_credential"), "{err}");
+        assert!(
+            err.contains("password_file")
+                && err.contains("password_command")
+                && err.contains("password_credential"),
+            "{err}"
+        );
         assert!(err.contains("line 8"), "{err}");
         assert!(!err.contains("hunter2"));
     }
@@ -327,8 +504,42 @@ mod tests {
     }
 
     #[test]
+    fn smtp_and_digest_sections() {
+        let s = load(&format!(
+            "{BASE}[smtp]\nhost = \"localhost\"\nport = 2525\ntls = \"plaintext\"\nfrom = \"leadsift <ls@ourco.example>\"\n[digest]\nto = [\"sales@ourco.example\"]\ntime = \"07:30\"\ntimezone = \"Europe/Berlin\"\nweekly_review = \"monday\"\n"
+        ))
+        .unwrap();
+        let d = s.digest.unwrap();
+        assert_eq!(d.time.to_string(), "07:30:00");
+        assert_eq!(d.timezone, chrono_tz::Europe::Berlin);
+        assert_eq!(d.weekly_review, Some(chrono::Weekday::Mon));
+        assert!(s.smtp.unwrap().credentials.is_none());
+        let err = load(&format!(
+            "{BASE}[digest]\nto = [\"a@b.example\"]\ntimezone = \"Mars/Olympus\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Mars/Olympus"), "{err}");
+        let err = load(&format!(
+            "{BASE}[digest]\nto = [\"a@b.example\"]\ntime = \"8am\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("time"), "{err}");
+        let err = load(&format!(
+            "{BASE}[smtp]\nhost = \"smtp.example.com\"\ntls = \"plaintext\"\nfrom = \"a@b.example\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("loopback"), "{err}");
+    }
+
+    #[test]
     fn me_domains_match_subdomains() {
-        let s = load(&format!("{BASE}[me]\naddresses = [\"Sales@OurCo.example\"]\ndomains = [\"ourco.example\"]\n")).unwrap();
+        let s = load(&format!(
+            "{BASE}[me]\naddresses = [\"Sales@OurCo.example\"]\ndomains = [\"ourco.example\"]\n"
+        ))
+        .unwrap();
         assert!(s.me.is_ours("sales@ourco.example"));
         assert!(s.me.is_ours("bob@mail.ourco.example"));
         assert!(!s.me.is_ours("bob@notourco.example"));

@@ -22,6 +22,50 @@ pub struct RawConfig {
     pub sync: RawSync,
     #[serde(default)]
     pub scoring: RawScoring,
+    pub smtp: Option<RawSmtp>,
+    pub digest: Option<RawDigest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_smtp_tls")]
+    pub tls: String,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    /// Only here to be refused with a helpful message.
+    pub password: Option<toml::Spanned<toml::Value>>,
+    pub password_file: Option<PathBuf>,
+    pub password_command: Option<String>,
+    pub password_credential: Option<String>,
+    pub from: String,
+}
+
+fn default_smtp_tls() -> String {
+    "starttls".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDigest {
+    pub to: Vec<String>,
+    #[serde(default = "default_digest_time")]
+    pub time: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub skip_if_empty: bool,
+    pub weekly_review: Option<String>,
+}
+
+fn default_digest_time() -> String {
+    "08:00".into()
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,7 +189,9 @@ impl RawScoring {
         }
         let half_life_days = self.half_life_days.unwrap_or(30.0);
         if !(half_life_days > 0.0 && half_life_days <= 3650.0) {
-            return Err(format!("half_life_days = {half_life_days} must be in (0, 3650]"));
+            return Err(format!(
+                "half_life_days = {half_life_days} must be in (0, 3650]"
+            ));
         }
         Ok(ScoringSettings {
             weights,

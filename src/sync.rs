@@ -537,7 +537,7 @@ fn log_items(account: &str, folder: &str, items: &[Item]) {
         match item {
             Item::Message(m) => {
                 let uid = m.location.as_ref().map_or(0, |l| l.uid);
-                debug!(account, folder, uid, message_id = %m.parsed.message_id,
+                debug!(account, folder, uid, message_id = ?m.parsed.message_id,
                     direction = m.direction.as_str(), truncated = m.parsed.truncated, "message");
             }
             Item::Failure(f) => {

@@ -807,3 +807,11 @@ pub mod cli {
         Ok(())
     }
 }
+
+impl Extractor {
+    /// Converts an amount to USD with the patterns' fixed rates (scoring estimates a lead's
+    /// order value across its messages with the same rates extraction uses).
+    pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {
+        values::to_usd(amount, currency, &self.rules.lexicon)
+    }
+}

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Business, ScoringSettings};
+use crate::config::Settings;
 use crate::extract::{Dimension, Extraction, Flag, Value};
 use crate::store::Direction;
 
@@ -191,6 +191,9 @@ fn baseline(d: Dimension) -> f64 {
 /// Signal kinds that mean "this sender sells to us, not buys from us".
 const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
 
+/// The extractor's own per-message order estimate; scoring makes a per-lead one instead.
+const PER_MESSAGE_VALUE_KINDS: &[&str] = &["deal_value", "below_min_order"];
+
 /// A risk total at or above this is a strong scam sign: drop, whatever else the lead says.
 const STRONG_RISK: f64 = 3.0;
 
@@ -201,10 +204,11 @@ const FAR_BELOW_MIN: f64 = 0.5;
 pub fn score_lead(
     lead: &str,
     messages: &[&MessageView],
-    scoring: &ScoringSettings,
-    business: &Business,
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> LeadReport {
+    let scoring = &settings.scoring;
+    let business = &settings.business;
     let mut msgs: Vec<&MessageView> = messages.to_vec();
     msgs.sort_by(|a, b| {
         a.date
@@ -228,7 +232,14 @@ pub fn score_lead(
     let mut facts = Facts::default();
     let mut seller = None;
     for m in msgs.iter().filter(|m| m.is_human_inbound()) {
-        for s in &m.extraction.signals {
+        // Order value is judged per lead (quantities and prices often come in different
+        // messages), so the extractor's per-message estimate is not counted here.
+        for s in m
+            .extraction
+            .signals
+            .iter()
+            .filter(|s| !PER_MESSAGE_VALUE_KINDS.contains(&s.kind.as_str()))
+        {
             let d = if s.dimension == Dimension::Risk {
                 1.0
             } else {
@@ -264,11 +275,8 @@ pub fn score_lead(
                 s.dimension,
             );
         }
-        if let Some(v) = m.extraction.deal_value_usd {
-            facts.est_deal_value_usd =
-                Some(facts.est_deal_value_usd.map_or(v, |old: f64| old.max(v)));
-        }
     }
+    facts.est_deal_value_usd = estimate_order_usd(&facts, &|a, c| settings.extractor.to_usd(a, c));
     let mut contributions: Vec<Contribution> = best.into_values().collect();
 
     // What only the history shows.
@@ -531,6 +539,41 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// The lead's order value in USD: the largest stated total (budget, order value), or the ordered
+/// quantities × the typical unit price, whichever is larger. With quantities known, an amount
+/// smaller than the number of units ordered is read as a unit price ("OK for USD 44" on 800 pcs).
+pub fn estimate_order_usd(facts: &Facts, to_usd: &dyn Fn(f64, &str) -> Option<f64>) -> Option<f64> {
+    let units: f64 = facts
+        .quantities
+        .iter()
+        .filter(|q| matches!(q.unit.as_str(), "pcs" | "sets" | "units"))
+        .map(|q| q.amount)
+        .sum();
+    let mut unit_prices = Vec::new();
+    let mut totals = Vec::new();
+    for m in &facts.money {
+        let Some(usd) = to_usd(m.amount, &m.currency) else {
+            continue;
+        };
+        if m.per_unit || (units > 0.0 && usd < units) {
+            unit_prices.push(usd);
+        } else {
+            totals.push(usd);
+        }
+    }
+    let stated = totals.into_iter().reduce(f64::max);
+    let computed = if units > 0.0 && !unit_prices.is_empty() {
+        unit_prices.sort_by(f64::total_cmp);
+        Some(units * unit_prices[unit_prices.len() / 2])
+    } else {
+        None
+    };
+    match (stated, computed) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 pub fn fmt_usd(v: f64) -> String {
     let n = v.round() as i64;
     let s = n.abs().to_string();
@@ -547,17 +590,15 @@ pub fn fmt_usd(v: f64) -> String {
 /// Scores every lead found in `messages`, sorted by class then score (best first) then name.
 pub fn score_all(
     messages: &[MessageView],
-    me: &crate::config::Me,
-    scoring: &ScoringSettings,
-    business: &Business,
+    settings: &Settings,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
-    let groups = group::group(messages, me);
+    let groups = group::group(messages, &settings.me);
     let mut out: Vec<LeadReport> = groups
         .iter()
         .map(|(lead, idx)| {
             let ms: Vec<&MessageView> = idx.iter().map(|&i| &messages[i]).collect();
-            score_lead(lead, &ms, scoring, business, now)
+            score_lead(lead, &ms, settings, now)
         })
         .collect();
     sort_reports(&mut out);

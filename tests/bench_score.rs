@@ -125,7 +125,7 @@ fn bench_rescore_and_incremental() {
     let groups = leadsift::score::group::group(&views, &settings.me);
     let grouping = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let reports = leadsift::score::score_all(&views, &settings.me, &settings.scoring, &settings.business, now);
+    let reports = leadsift::score::score_all(&views, &settings, now);
     let scoring = t.elapsed().as_secs_f64() - grouping;
     assert_eq!(groups.len(), reports.len());
     println!("breakdown: load {load:.2} s, group {grouping:.2} s, score {scoring:.2} s");

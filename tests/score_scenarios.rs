@@ -76,7 +76,6 @@ struct Msg {
     refs: Vec<&'static str>,
     signals: Vec<Signal>,
     flags: Vec<Flag>,
-    deal: Option<f64>,
 }
 
 impl Msg {
@@ -97,7 +96,6 @@ impl Msg {
             refs: vec![],
             signals,
             flags: vec![],
-            deal: None,
         }
     }
     fn ours(
@@ -117,7 +115,6 @@ impl Msg {
             refs,
             signals: vec![],
             flags: vec![],
-            deal: None,
         }
     }
     fn replying(mut self, refs: Vec<&'static str>) -> Msg {
@@ -138,7 +135,7 @@ impl Msg {
             extraction: Extraction {
                 flags: self.flags.clone(),
                 signals: self.signals.clone(),
-                deal_value_usd: self.deal,
+                deal_value_usd: None,
             },
         }
     }
@@ -146,13 +143,7 @@ impl Msg {
 
 fn run(msgs: &[Msg], now: &str, s: &Settings) -> Vec<LeadReport> {
     let views: Vec<MessageView> = msgs.iter().map(Msg::view).collect();
-    score::score_all(
-        &views,
-        &s.me,
-        &s.scoring,
-        &s.business,
-        t(now).with_timezone(&Utc),
-    )
+    score::score_all(&views, s, t(now).with_timezone(&Utc))
 }
 
 fn lead<'a>(r: &'a [LeadReport], name: &str) -> &'a LeadReport {
@@ -465,14 +456,20 @@ fn sellers_and_tiny_orders_are_dropped() {
         &s,
     );
     assert_eq!(lead(&r, "agency.example").class, Class::Drop);
-    let mut tiny = Msg::inbound(
+    // Everything a hot lead says, but for 2 pieces at USD 60: ~USD 120 against a 5,000 minimum.
+    let mut signals = strong_inquiry();
+    for sg in &mut signals {
+        if let Some(Value::Quantity { amount, .. }) = &mut sg.value {
+            *amount = 2.0;
+        }
+    }
+    let tiny = Msg::inbound(
         1,
         "a@x",
         "2026-11-19T10:00:00+08:00",
         "joe@gmail.com",
-        strong_inquiry(),
+        signals,
     );
-    tiny.deal = Some(300.0);
     let r = run(&[tiny], "2026-11-20T08:00:00+08:00", &s);
     let l = lead(&r, "joe@gmail.com");
     assert_eq!(l.class, Class::Drop);
@@ -599,4 +596,70 @@ fn every_point_traces_to_evidence_and_output_is_deterministic() {
         &s,
     );
     assert!(later[0].score <= a[0].score);
+}
+
+#[test]
+fn order_value_is_estimated_per_lead_across_messages() {
+    let s = settings("");
+    let q = |n: f64| Signal {
+        value: Some(Value::Quantity {
+            amount: n,
+            unit: "pcs".into(),
+        }),
+        ..sig(Dimension::Need, "quantity", 1.5, "pcs")
+    };
+    let price = |a: f64, per_unit: bool| Signal {
+        value: Some(Value::Money {
+            amount: a,
+            currency: "USD".into(),
+            per_unit,
+        }),
+        ..sig(Dimension::Budget, "money", 1.0, "USD")
+    };
+    // Quantities in the inquiry, the counter-price ("OK for USD 44") in a later reply.
+    let msgs = [
+        Msg::inbound(
+            1,
+            "q@b",
+            "2026-11-16T09:00:00+00:00",
+            "p@buyer.example",
+            vec![q(400.0), q(60.0)],
+        ),
+        Msg::ours(
+            2,
+            "r@o",
+            "2026-11-16T12:00:00+00:00",
+            "p@buyer.example",
+            vec!["q@b"],
+        ),
+        Msg::inbound(
+            3,
+            "q2@b",
+            "2026-11-17T09:00:00+00:00",
+            "p@buyer.example",
+            vec![price(44.0, false)],
+        )
+        .replying(vec!["q@b", "r@o"]),
+    ];
+    let r = run(&msgs, "2026-11-18T08:00:00+00:00", &s);
+    let l = lead(&r, "buyer.example");
+    assert_eq!(l.facts.est_deal_value_usd, Some(460.0 * 44.0));
+    assert!(
+        l.contributions
+            .iter()
+            .any(|c| c.rule == "history.order_value" && c.points > 0.0)
+    );
+    // A stated budget larger than quantity × price wins.
+    let msgs = [Msg::inbound(
+        1,
+        "q@b",
+        "2026-11-16T09:00:00+00:00",
+        "p@buyer.example",
+        vec![q(100.0), price(20.0, true), price(25_000.0, false)],
+    )];
+    let r = run(&msgs, "2026-11-18T08:00:00+00:00", &s);
+    assert_eq!(
+        lead(&r, "buyer.example").facts.est_deal_value_usd,
+        Some(25_000.0)
+    );
 }

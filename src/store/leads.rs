@@ -82,13 +82,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<LeadReport>> {
         let views = self.message_views()?;
-        Ok(score::score_all(
-            &views,
-            &settings.me,
-            &settings.scoring,
-            &settings.business,
-            now,
-        ))
+        Ok(score::score_all(&views, settings, now))
     }
 
     /// Recomputes every lead from scratch and replaces the stored reports.
@@ -115,7 +109,7 @@ impl Store {
             for (lead, idx) in &groups {
                 let ms: Vec<&MessageView> = idx.iter().map(|&i| &views[i]).collect();
                 let report =
-                    score::score_lead(lead, &ms, &settings.scoring, &settings.business, now);
+                    score::score_lead(lead, &ms, settings, now);
                 upsert_report(&tx, &report, now)?;
                 for m in &ms {
                     if !old.remove(&(lead.clone(), m.id)) {
@@ -231,7 +225,7 @@ impl Store {
                 continue;
             };
             let ms: Vec<&MessageView> = members.iter().map(|&i| &candidates[i]).collect();
-            let report = score::score_lead(lead, &ms, &settings.scoring, &settings.business, now);
+            let report = score::score_lead(lead, &ms, settings, now);
             write_lead(&tx, &report, ms.iter().map(|m| m.id), now)?;
             updated += 1;
         }

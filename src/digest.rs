@@ -166,7 +166,11 @@ fn content_hash(r: &Rendered) -> String {
 
 /// How long a sender may hold a digest: several SMTP round trips at the configured timeout.
 fn lease(settings: &Settings) -> chrono::Duration {
-    let t = settings.sync.timeout.saturating_mul(10).max(Duration::from_secs(300));
+    let t = settings
+        .sync
+        .timeout
+        .saturating_mul(10)
+        .max(Duration::from_secs(300));
     chrono::Duration::from_std(t).unwrap_or(chrono::Duration::minutes(10))
 }
 

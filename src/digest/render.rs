@@ -86,6 +86,8 @@ struct Waiting {
     class: &'static str,
     score: u8,
     hours: i64,
+    /// `52 h`, with days added past two: `130 h (5 d)`.
+    waited: String,
     since: String,
 }
 
@@ -102,6 +104,7 @@ struct Hot {
     last_message: String,
     messages: usize,
     waiting_hours: Option<i64>,
+    waited: String,
 }
 
 #[derive(Serialize)]
@@ -219,6 +222,14 @@ fn short(s: &str, n: usize) -> String {
         }
     }
     out
+}
+
+fn waited(hours: i64) -> String {
+    if hours >= 48 {
+        format!("{hours} h ({} d)", hours / 24)
+    } else {
+        format!("{hours} h")
+    }
 }
 
 fn day_label(d: NaiveDate) -> String {
@@ -346,7 +357,10 @@ fn subject_of(r: &LeadReport) -> String {
 }
 
 fn contact_of(r: &LeadReport) -> String {
-    r.contacts.first().cloned().unwrap_or_else(|| r.lead.clone())
+    r.contacts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| r.lead.clone())
 }
 
 fn last_message(r: &LeadReport, tz: Tz) -> String {
@@ -434,9 +448,8 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
         .filter_map(|r| r.waiting_since.filter(|_| r.waiting_on_us).map(|s| (r, s)))
         .collect();
     waiting.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.lead.cmp(&b.0.lead)));
-    let hours = |since: DateTime<FixedOffset>| {
-        (input.now - since.with_timezone(&Utc)).num_hours().max(0)
-    };
+    let hours =
+        |since: DateTime<FixedOffset>| (input.now - since.with_timezone(&Utc)).num_hours().max(0);
     let (waiting, waiting_more) = capped(
         waiting
             .into_iter()
@@ -447,15 +460,15 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
                 class: r.class.as_str(),
                 score: r.score,
                 hours: hours(since),
+                waited: waited(hours(since)),
                 since: when(since, tz),
             })
             .collect(),
         MAX_WAITING,
     );
 
-    let by_score = |a: &&LeadReport, b: &&LeadReport| {
-        b.score.cmp(&a.score).then_with(|| a.lead.cmp(&b.lead))
-    };
+    let by_score =
+        |a: &&LeadReport, b: &&LeadReport| b.score.cmp(&a.score).then_with(|| a.lead.cmp(&b.lead));
     let mut hot: Vec<&LeadReport> = reports.iter().filter(|r| r.class == Class::Hot).collect();
     hot.sort_by(by_score);
     let hot = hot
@@ -472,6 +485,11 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
             last_message: last_message(r, tz),
             messages: r.messages,
             waiting_hours: r.waiting_since.filter(|_| r.waiting_on_us).map(hours),
+            waited: r
+                .waiting_since
+                .filter(|_| r.waiting_on_us)
+                .map(|s| waited(hours(s)))
+                .unwrap_or_default(),
         })
         .collect();
 
@@ -482,7 +500,9 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
         for r in reports {
             match prev.get(&r.lead) {
                 None => new.push(r),
-                Some(b) if b.class != Class::Hot && r.class == Class::Hot => up.push(mv(r, Some(b))),
+                Some(b) if b.class != Class::Hot && r.class == Class::Hot => {
+                    up.push(mv(r, Some(b)))
+                }
                 Some(b) if b.class == Class::Hot && r.class != Class::Hot => {
                     down.push(mv(r, Some(b)))
                 }
@@ -657,7 +677,11 @@ fn weekly(
             }
         })
         .collect();
-    stale.sort_by(|a, b| a.0.last_inbound.cmp(&b.0.last_inbound).then_with(|| a.0.lead.cmp(&b.0.lead)));
+    stale.sort_by(|a, b| {
+        a.0.last_inbound
+            .cmp(&b.0.last_inbound)
+            .then_with(|| a.0.lead.cmp(&b.0.lead))
+    });
     stale.truncate(MAX_WEEKLY);
     let stale = stale
         .into_iter()
@@ -680,5 +704,321 @@ fn weekly(
             .map(|(c, n)| (c.as_str().to_string(), n))
             .collect(),
         stale,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::{Contribution, Facts, Money, Quantity, Scorecard};
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        t("2026-11-20T08:00:00+08:00").with_timezone(&Utc)
+    }
+
+    fn contribution(d: Dimension, points: f64, evidence: &str) -> Contribution {
+        Contribution {
+            dimension: d,
+            points,
+            raw: points,
+            decay: 1.0,
+            rule: format!("test.{}", d.as_str()),
+            kind: "k".into(),
+            evidence: evidence.into(),
+            message_id: Some("m@x".into()),
+            date: Some(t("2026-11-19T10:00:00+08:00")),
+            subject: None,
+        }
+    }
+
+    fn report(lead: &str, class: Class, score: u8, subject: &str) -> LeadReport {
+        LeadReport {
+            lead: lead.into(),
+            class,
+            score,
+            scorecard: Scorecard {
+                need: 5,
+                budget: 4,
+                authority: 4,
+                timeline: 5,
+                engagement: 3,
+                fit: 4,
+                risk: 1,
+            },
+            contacts: vec![format!("li@{lead}")],
+            messages: 2,
+            last_inbound: Some(t("2026-11-19T10:00:00+08:00")),
+            waiting_on_us: false,
+            waiting_since: None,
+            subject: Some(subject.into()),
+            facts: Facts::default(),
+            reasons: vec![format!("{} because", class.as_str())],
+            decay: 1.0,
+            contributions: vec![],
+        }
+    }
+
+    fn hot() -> LeadReport {
+        let mut r = report(
+            "acme.example",
+            Class::Hot,
+            82,
+            "RFQ 400 pcs submersible pump",
+        );
+        r.waiting_on_us = true;
+        r.waiting_since = Some(t("2026-11-18T08:00:00+08:00"));
+        r.facts = Facts {
+            products: vec!["submersible pump".into()],
+            quantities: vec![Quantity {
+                amount: 400.0,
+                unit: "pcs".into(),
+            }],
+            deadline: chrono::NaiveDate::from_ymd_opt(2026, 12, 20),
+            money: vec![Money {
+                amount: 60.0,
+                currency: "USD".into(),
+                per_unit: true,
+            }],
+            est_deal_value_usd: Some(24_000.0),
+        };
+        r.contributions = vec![
+            contribution(Dimension::Authority, 2.0, "I am the purchasing manager"),
+            contribution(Dimension::Timeline, 1.8, "before 20 December"),
+            contribution(Dimension::Need, 1.5, "400 pcs"),
+            contribution(Dimension::Fit, 0.5, "company domain"),
+            contribution(Dimension::Risk, 3.0, "western union"),
+        ];
+        r
+    }
+
+    fn input<'a>(reports: &'a [LeadReport]) -> Input<'a> {
+        Input {
+            reports,
+            previous: None,
+            week_ago: None,
+            weekly_review: false,
+            now: now(),
+            timezone: chrono_tz::Asia::Shanghai,
+        }
+    }
+
+    #[test]
+    fn subject_counts_and_local_date() {
+        let reports = vec![
+            hot(),
+            report("b.example", Class::Nurture, 40, "price?"),
+            report("c.example", Class::Drop, 5, "SEO"),
+            report("d.example", Class::Drop, 4, "SEO"),
+        ];
+        let r = render(&input(&reports)).unwrap();
+        assert_eq!(
+            r.subject,
+            "leadsift — 1 hot, 1 nurture, 2 drop — Fri 20 Nov"
+        );
+        // 23:30 UTC on the 19th is already Friday the 20th in Shanghai.
+        let mut i = input(&reports);
+        i.now = t("2026-11-19T23:30:00Z").with_timezone(&Utc);
+        assert!(render(&i).unwrap().subject.ends_with("Fri 20 Nov"));
+        i.timezone = chrono_tz::America::New_York;
+        assert!(render(&i).unwrap().subject.ends_with("Thu 19 Nov"));
+    }
+
+    #[test]
+    fn sections_facts_and_evidence() {
+        let reports = vec![
+            hot(),
+            report("b.example", Class::Nurture, 40, "price list please"),
+            report("spam.example", Class::Drop, 5, "SEO offer"),
+        ];
+        let r = render(&input(&reports)).unwrap();
+        for part in [&r.text, &r.html] {
+            for s in ["Waiting on us", "Hot", "Moved", "Nurture", "Drop"] {
+                assert!(part.contains(s), "{s} missing:\n{part}");
+            }
+            for s in [
+                "acme.example",
+                "li@acme.example",
+                "score 82",
+                "submersible pump",
+                "400 pcs",
+                "Sun 20 Dec 2026",
+                "USD 60/unit",
+                "~USD 24,000",
+                "I am the purchasing manager",
+                "before 20 December",
+                "48 h",
+                "b.example",
+                "spam.example",
+                "drop because",
+            ] {
+                // minijinja escapes `/` too.
+                let needle = if part == &r.html {
+                    s.replace('/', "&#x2f;")
+                } else {
+                    s.to_string()
+                };
+                assert!(part.contains(&needle), "{s:?} missing:\n{part}");
+            }
+            // Risk evidence and weak points beyond the top three are not quoted.
+            assert!(!part.contains("western union"));
+            assert!(!part.contains("company domain"));
+            assert!(!part.contains("Weekly review"));
+        }
+        assert!(r.text.contains("First digest"));
+        assert!(!r.empty);
+        assert_eq!(r.snapshot["acme.example"].class, Class::Hot);
+        assert_eq!(r.snapshot.len(), 3);
+    }
+
+    #[test]
+    fn customer_text_is_escaped_in_html() {
+        let evil = "<script>document.title='pwned'</script><img src=x onerror=\"alert(1)\"></table></td>\"'&";
+        let mut h = hot();
+        h.subject = Some(evil.into());
+        h.contributions[0].evidence = evil.into();
+        h.facts.products = vec![evil.into()];
+        h.contacts = vec!["<b>x</b>@acme.example".into()];
+        let mut n = report("n.example", Class::Nurture, 40, evil);
+        n.waiting_on_us = true;
+        n.waiting_since = Some(t("2026-11-19T08:00:00+08:00"));
+        let mut d = report("d.example", Class::Drop, 4, evil);
+        d.reasons = vec![evil.into()];
+        let reports = vec![h, n, d];
+        let r = render(&input(&reports)).unwrap();
+        assert!(!r.html.contains("<script"), "{}", r.html);
+        assert!(!r.html.contains("<img"));
+        assert!(!r.html.contains("<b>x"));
+        assert!(r.html.contains("&lt;script&gt;"));
+        // The template's own table structure is intact: opening and closing tags balance.
+        assert_eq!(
+            r.html.matches("<table").count(),
+            r.html.matches("</table>").count()
+        );
+        // The text part carries it verbatim: it is plain text.
+        assert!(r.text.contains("<script>document.title='pwned'</script>"));
+    }
+
+    #[test]
+    fn moved_since_the_previous_digest() {
+        let mut prev = Snapshot::new();
+        let entry = |class, score| SnapshotEntry { class, score };
+        prev.insert("up.example".into(), entry(Class::Nurture, 50));
+        prev.insert("down.example".into(), entry(Class::Hot, 80));
+        prev.insert("same.example".into(), entry(Class::Nurture, 40));
+        prev.insert("olddrop.example".into(), entry(Class::Drop, 3));
+        let reports = vec![
+            report("up.example", Class::Hot, 75, "a"),
+            report("down.example", Class::Nurture, 45, "b"),
+            report("same.example", Class::Nurture, 41, "c"),
+            report("fresh.example", Class::Nurture, 35, "d"),
+            report("olddrop.example", Class::Drop, 3, "e"),
+            report("newdrop.example", Class::Drop, 2, "f"),
+        ];
+        let mut i = input(&reports);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        i.previous = Some((day, &prev));
+        let r = render(&i).unwrap();
+        assert!(r.text.contains("Since Thu 19 Nov"), "{}", r.text);
+        assert!(
+            r.text
+                .contains("up to hot:     up.example (nurture 50 -> hot 75)")
+        );
+        assert!(
+            r.text
+                .contains("down from hot: down.example (hot 80 -> nurture 45)")
+        );
+        assert!(r.text.contains("new:           fresh.example (nurture 35)"));
+        assert!(r.text.contains("new:           newdrop.example (drop 2)"));
+        assert!(!r.text.contains("new:           same.example"));
+        // Drops already shown in the last digest are counted, not listed again.
+        assert!(
+            r.text.contains("2 dropped (1 new since Thu 19 Nov)"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("- newdrop.example"));
+        assert!(!r.text.contains("- olddrop.example"));
+    }
+
+    #[test]
+    fn weekly_review_moves_and_stale_hot_leads() {
+        let mut week = Snapshot::new();
+        let entry = |class, score| SnapshotEntry { class, score };
+        week.insert("cooled.example".into(), entry(Class::Hot, 80));
+        week.insert("still.example".into(), entry(Class::Hot, 85));
+        week.insert("warmed.example".into(), entry(Class::Nurture, 50));
+        let mut cooled = report("cooled.example", Class::Nurture, 55, "a");
+        cooled.last_inbound = Some(t("2026-11-05T10:00:00+08:00"));
+        let mut still = report("still.example", Class::Hot, 78, "b");
+        still.last_inbound = Some(t("2026-11-10T10:00:00+08:00"));
+        let reports = vec![
+            cooled,
+            still,
+            report("warmed.example", Class::Hot, 70, "c"),
+            report("brand.example", Class::Nurture, 30, "d"),
+        ];
+        let mut i = input(&reports);
+        i.weekly_review = true;
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 13).unwrap();
+        i.week_ago = Some((day, &week));
+        let r = render(&i).unwrap();
+        let t = &r.text;
+        assert!(t.contains("== Weekly review =="), "{t}");
+        assert!(t.contains("Since Fri 13 Nov 2026"), "{t}");
+        assert!(t.contains("hot -> nurture: 1"), "{t}");
+        assert!(t.contains("nurture -> hot: 1"), "{t}");
+        assert!(t.contains("new nurture: 1"), "{t}");
+        assert!(
+            t.contains("cooled.example: silent 14 days, now nurture 55 (was hot 80)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("still.example: silent 9 days, now hot 78"),
+            "{t}"
+        );
+        assert!(r.html.contains("id=\"weekly\""));
+        // On the review day without an earlier digest, say so rather than omit the section.
+        let mut i = input(&reports);
+        i.weekly_review = true;
+        assert!(
+            render(&i)
+                .unwrap()
+                .text
+                .contains("No digest from a week ago")
+        );
+    }
+
+    #[test]
+    fn empty_when_nothing_to_chase_or_moved() {
+        let none: Vec<LeadReport> = Vec::new();
+        assert!(render(&input(&none)).unwrap().empty);
+        let drops = vec![report("d.example", Class::Drop, 2, "x")];
+        let mut prev = Snapshot::new();
+        prev.insert(
+            "d.example".into(),
+            SnapshotEntry {
+                class: Class::Drop,
+                score: 2,
+            },
+        );
+        let mut i = input(&drops);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        i.previous = Some((day, &prev));
+        assert!(render(&i).unwrap().empty);
+        assert!(
+            !render(&input(&drops)).unwrap().empty,
+            "first digest shows the drop"
+        );
+    }
+
+    #[test]
+    fn short_collapses_and_cuts() {
+        assert_eq!(short("  a \n\t b  ", 10), "a b");
+        assert_eq!(short("abcdefghij", 5), "abcd…");
+        assert_eq!(short("a\u{7}b", 10), "ab");
     }
 }

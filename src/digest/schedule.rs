@@ -58,9 +58,8 @@ pub fn is_due(
     }
     // A due instant that falls on the next local day (a skipped `time` at the very end of a day)
     // belongs to that day's window, not today's.
-    due_instant(today, settings).is_some_and(|due| {
-        now >= due && local_day(due, settings.timezone) == today
-    })
+    due_instant(today, settings)
+        .is_some_and(|due| now >= due && local_day(due, settings.timezone) == today)
 }
 
 /// The next instant at or after `now` when [`is_due`] becomes true (`now` itself when it is).
@@ -123,10 +122,22 @@ mod tests {
         assert!(is_due(utc("2026-11-20T08:00:00+08:00"), &s, None));
         assert!(is_due(utc("2026-11-20T23:59:59+08:00"), &s, None));
         // Already sent today: not due; sent yesterday: due.
-        assert!(!is_due(utc("2026-11-20T09:00:00+08:00"), &s, Some(day("2026-11-20"))));
-        assert!(is_due(utc("2026-11-20T09:00:00+08:00"), &s, Some(day("2026-11-19"))));
+        assert!(!is_due(
+            utc("2026-11-20T09:00:00+08:00"),
+            &s,
+            Some(day("2026-11-20"))
+        ));
+        assert!(is_due(
+            utc("2026-11-20T09:00:00+08:00"),
+            &s,
+            Some(day("2026-11-19"))
+        ));
         // The next local day starts a new window, before its `time` nothing is due.
-        assert!(!is_due(utc("2026-11-21T00:00:01+08:00"), &s, Some(day("2026-11-20"))));
+        assert!(!is_due(
+            utc("2026-11-21T00:00:01+08:00"),
+            &s,
+            Some(day("2026-11-20"))
+        ));
         assert!(!is_due(utc("2026-11-21T00:00:01+08:00"), &s, None));
     }
 
@@ -139,7 +150,11 @@ mod tests {
             Some(utc("2026-11-20T08:00:00+08:00"))
         );
         assert_eq!(
-            next_due(utc("2026-11-20T09:00:00+08:00"), &s, Some(day("2026-11-20"))),
+            next_due(
+                utc("2026-11-20T09:00:00+08:00"),
+                &s,
+                Some(day("2026-11-20"))
+            ),
             Some(utc("2026-11-21T08:00:00+08:00"))
         );
         let later = utc("2026-11-20T10:00:00+08:00");
@@ -162,8 +177,16 @@ mod tests {
             due_instant(day("2026-03-29"), &s),
             Some(utc("2026-03-29T06:00:00Z"))
         );
-        assert!(!is_due(utc("2026-03-29T05:59:59Z"), &s, Some(day("2026-03-28"))));
-        assert!(is_due(utc("2026-03-29T06:00:00Z"), &s, Some(day("2026-03-28"))));
+        assert!(!is_due(
+            utc("2026-03-29T05:59:59Z"),
+            &s,
+            Some(day("2026-03-28"))
+        ));
+        assert!(is_due(
+            utc("2026-03-29T06:00:00Z"),
+            &s,
+            Some(day("2026-03-28"))
+        ));
     }
 
     #[test]

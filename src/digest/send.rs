@@ -90,7 +90,8 @@ pub struct SubmitError {
 
 fn tls_parameters(smtp: &Smtp) -> anyhow::Result<TlsParameters> {
     // Trust: the bundled web roots, the system's roots and the configured `ca_file`.
-    let mut b = TlsParameters::builder(smtp.host.clone()).certificate_store(CertificateStore::Default);
+    let mut b =
+        TlsParameters::builder(smtp.host.clone()).certificate_store(CertificateStore::Default);
     let native = rustls_native_certs::load_native_certs();
     for cert in native.certs {
         if let Ok(c) = Certificate::from_der(cert.to_vec()) {
@@ -139,10 +140,7 @@ pub async fn submit(
         .tls(tls)
         .timeout(Some(timeout));
     if let Some((user, secret)) = &smtp.credentials {
-        builder = builder.credentials(Credentials::new(
-            user.clone(),
-            secret.expose().to_string(),
-        ));
+        builder = builder.credentials(Credentials::new(user.clone(), secret.expose().to_string()));
     }
     let mailer = builder.build();
     let result = mailer.send_raw(&envelope, bytes).await;

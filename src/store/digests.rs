@@ -88,8 +88,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<DigestRow>> {
             id,
             day: day.parse().with_context(|| format!("day {day:?}"))?,
             forced: r.get::<_, i64>(2)? != 0,
-            status: DigestStatus::parse(&status)
-                .with_context(|| format!("status {status:?}"))?,
+            status: DigestStatus::parse(&status).with_context(|| format!("status {status:?}"))?,
             message_id: r.get(4)?,
             token: r.get(5)?,
             content_hash: r.get(6)?,
@@ -139,12 +138,19 @@ impl Store {
     /// The digest whose Message-ID carries `token` (replies must quote it).
     pub fn digest_by_token(&self, token: &str) -> anyhow::Result<Option<DigestRow>> {
         let sql = format!("SELECT {ROW_COLUMNS} FROM digests WHERE token = ?1");
-        self.conn.query_row(&sql, [token], row).optional()?.transpose()
+        self.conn
+            .query_row(&sql, [token], row)
+            .optional()?
+            .transpose()
     }
 
     /// Records a digest. For a regular one, `Ok(None)` means that day already has one (another
     /// process recorded it first); nothing is written then.
-    pub fn insert_digest(&mut self, d: &NewDigest, now: DateTime<Utc>) -> anyhow::Result<Option<i64>> {
+    pub fn insert_digest(
+        &mut self,
+        d: &NewDigest,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>> {
         let n = self.conn.execute(
             "INSERT INTO digests (day, forced, status, message_id, token, content_hash, subject, envelope_from, envelope_to, message, snapshot, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -298,13 +304,20 @@ mod tests {
     fn one_regular_digest_per_day_and_leases() {
         let mut s = Store::open_in_memory().unwrap();
         let now = Utc::now();
-        let id = s.insert_digest(&new("2026-11-20", false), now).unwrap().unwrap();
+        let id = s
+            .insert_digest(&new("2026-11-20", false), now)
+            .unwrap()
+            .unwrap();
         let mut again = new("2026-11-20", false);
         again.message_id = Some("<other@x>".into());
         again.token = Some("other".into());
         assert_eq!(s.insert_digest(&again, now).unwrap(), None);
         // Forced ones sit beside it.
-        assert!(s.insert_digest(&new("2026-11-20", true), now).unwrap().is_some());
+        assert!(
+            s.insert_digest(&new("2026-11-20", true), now)
+                .unwrap()
+                .is_some()
+        );
         let lease = now + chrono::Duration::minutes(5);
         assert!(s.claim_digest(id, now, lease).unwrap());
         assert!(!s.claim_digest(id, now, lease).unwrap(), "lease is held");
@@ -313,7 +326,10 @@ mod tests {
         assert_eq!(s.last_handled_digest_day().unwrap(), None);
         s.mark_digest_sent(id, now).unwrap();
         assert!(!s.claim_digest(id, now, lease).unwrap(), "sent is final");
-        let row = s.regular_digest("2026-11-20".parse().unwrap()).unwrap().unwrap();
+        let row = s
+            .regular_digest("2026-11-20".parse().unwrap())
+            .unwrap()
+            .unwrap();
         assert_eq!(row.status, DigestStatus::Sent);
         assert_eq!(row.attempts, 2);
         assert_eq!(row.envelope_to, ["sales@ourco.example"]);
@@ -352,6 +368,10 @@ mod tests {
         assert_eq!(week("2026-11-10"), None);
         // An unsent one from an earlier day expires.
         s.insert_digest(&new("2026-11-18", false), now).unwrap();
-        assert_eq!(s.expire_digests_before("2026-11-19".parse().unwrap()).unwrap(), 1);
+        assert_eq!(
+            s.expire_digests_before("2026-11-19".parse().unwrap())
+                .unwrap(),
+            1
+        );
     }
 }

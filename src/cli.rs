@@ -312,8 +312,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *print {
                 crate::digest::print(&store, &s, now, *html, &mut out)?;
             } else {
-                let outcome = runtime()?
-                    .block_on(crate::digest::send_today(&s, &mut store, now, *force))?;
+                let outcome =
+                    runtime()?.block_on(crate::digest::send_today(&s, &mut store, now, *force))?;
                 writeln!(out, "{}", crate::digest::describe(&outcome))?;
             }
         }

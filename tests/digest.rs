@@ -355,3 +355,36 @@ fn record_sent(store: &mut Store, day: &str) {
         .expect("new day");
     store.mark_digest_sent(id, Utc::now()).expect("mark");
 }
+
+#[test]
+fn an_empty_day_is_skipped_when_configured_and_not_due_again() {
+    let ls = run::Leadsift::new(&[], "");
+    let mut config = std::fs::read_to_string(&ls.config).expect("config");
+    // A closed port: a skipped day must not even try the server.
+    config.push_str(&format!(
+        "\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"plaintext\"\nfrom = \"leadsift <leadsift@example.test>\"\n\n[digest]\nto = [\"sales@example.test\"]\ntimezone = \"Asia/Shanghai\"\nskip_if_empty = true\n",
+        dovecot::free_port()
+    ));
+    std::fs::write(&ls.config, config).expect("config");
+    let out = ls.run(&["--now", seed::NOW, "digest", "--send"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("nothing to report for 2026-11-20"),
+        "{}",
+        show(&out)
+    );
+    let rows = digest_rows(&ls);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "skipped");
+    let settings = Settings::load(&ls.config).expect("config");
+    let store = Store::open(&settings.storage_path).expect("store");
+    assert!(!leadsift::digest::due(&store, &settings, seed::now()).expect("due"));
+    // --force still tries to send one (and fails clearly on the closed port).
+    let out = ls.run(&["--now", seed::NOW, "digest", "--send", "--force"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Connection refused"),
+        "{}",
+        show(&out)
+    );
+}

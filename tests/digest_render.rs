@@ -297,3 +297,54 @@ fn bench_render_10000_leads() {
     let _: DateTime<Utc> = seed::now();
     assert!(best < Duration::from_secs(1), "goal: ≤ 1 s, took {best:?}");
 }
+
+/// End to end from a store: 10,000 leads (one inquiry each) scored from the database and the
+/// digest rendered, as `digest --print` does. Run by `bench/digest.sh`.
+#[test]
+#[ignore = "benchmark: run by bench/digest.sh"]
+fn bench_digest_from_a_store_of_10000_leads() {
+    let ls = run::Leadsift::new(&[], "");
+    let settings = Settings::load(&ls.config).expect("config");
+    let seeds: Vec<seed::Seed> = (0..10_000)
+        .map(|i| {
+            let hostile = seed::hostile_lead();
+            seed::Seed {
+                id: format!("q{i}@lead{i:05}.example"),
+                from: format!("Buyer {i} <buyer{i}@lead{i:05}.example>"),
+                date: format!("Thu, 19 Nov 2026 {:02}:{:02}:00 +0800", i % 24, i % 60),
+                subject: format!("RFQ {i}: 400 pcs submersible pumps"),
+                body: "We need 400 pcs submersible pump before 20 December.".into(),
+                signals: match i % 10 {
+                    0 => seed::strong_inquiry(""),
+                    5..=9 => vec![leadsift::extract::Signal {
+                        kind: "seo_pitch".into(),
+                        ..hostile.signals[0].clone()
+                    }],
+                    _ => vec![],
+                },
+                deal: (i % 10 == 0).then_some(24_000.0),
+            }
+        })
+        .collect();
+    seed::store(&settings, &seeds);
+    let store = leadsift::store::Store::open(&settings.storage_path).expect("store");
+    let digest = leadsift::digest::fallback_settings(chrono_tz::Asia::Shanghai);
+    let mut best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let r = leadsift::digest::render_today(&store, &settings, &digest, seed::now())
+            .expect("render");
+        best = best.min(start.elapsed());
+        last = Some(r);
+    }
+    let r = last.expect("rendered");
+    println!(
+        "digest from the store, 10,000 leads ({} hot, {} nurture, {} drop): {:.1} ms (best of 3, scoring included)",
+        r.counts.hot,
+        r.counts.nurture,
+        r.counts.drop,
+        best.as_secs_f64() * 1000.0
+    );
+    assert_eq!(r.counts.total, 10_000);
+}

@@ -1,13 +1,25 @@
 //! Stage 3: signals from one parsed message. Pure code: rules come in as data (`patterns/`), the
 //! message as a [`ParsedMessage`]; nothing here touches the network, the disk after loading, or
 //! the clock.
+//!
+//! Order of work: flags (auto-reply, bounce, bulk) end it early; then the writer's own words are
+//! cut from the quoted thread ([`text`]), every rule scope is prefiltered with a `RegexSet`, the
+//! matching rules run, vetoes remove facts that are not what they look like (sample quantities,
+//! reply-by dates), values are parsed ([`values`]) and header facts are added.
 
+pub mod rules;
 pub mod signal;
+pub mod text;
+pub mod values;
 
+use std::collections::BTreeMap;
 use std::path::Path;
+
+use regex::Regex;
 
 use crate::config::Business;
 use crate::parse::ParsedMessage;
+use rules::{FlagKind, Rule, RuleSet, Scope, ValueKind, VetoScope};
 pub use signal::{Dimension, Extraction, Flag, Signal, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,20 +28,619 @@ pub enum PatternError {
     Invalid(String),
 }
 
+/// Rule matching stops looking past this many bytes of the writer's text: enough for any
+/// inquiry, and it bounds the cost of a pasted log or a spam novel.
+const MAX_SCAN_BYTES: usize = 24 * 1024;
+
+/// Evidence longer than this is cut at a word boundary.
+const MAX_EVIDENCE_CHARS: usize = 90;
+
 /// Compiled rules plus the catalogue matcher, built once at start.
 #[derive(Debug)]
-pub struct Extractor {}
+pub struct Extractor {
+    rules: RuleSet,
+    catalogue: Option<Regex>,
+    min_order_value_usd: f64,
+}
+
+/// Subject prefixes of replies and forwards: such a subject repeats an earlier message.
+fn is_reply_subject(s: &str) -> bool {
+    let l = s.trim_start().to_lowercase();
+    [
+        "re:",
+        "re ",
+        "aw:",
+        "fw:",
+        "fwd:",
+        "wg:",
+        "tr:",
+        "res:",
+        "rv:",
+        "enc:",
+        "sv:",
+        "ответ:",
+        "回复",
+        "答复",
+        "回覆",
+        "转发",
+        "轉寄",
+        "رد:",
+    ]
+    .iter()
+    .any(|p| l.starts_with(p))
+}
+
+fn is_latin_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_cjk(c)
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff | 0xac00..=0xd7af)
+}
+
+/// One alternative per catalogue phrase. Latin-script phrases get word boundaries (so "LED"
+/// does not match "LEDGER") and tolerate a short inflection on the last word ("high bays",
+/// "campanas", "светильники"); CJK phrases match as substrings, which is how those scripts work.
+/// Returns (matcher with leading boundary, var body without it: rules put their own boundary).
+fn catalogue_pattern(products: &[String]) -> Option<(String, String)> {
+    let mut ps: Vec<&str> = products.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
+    if ps.is_empty() {
+        return None;
+    }
+    ps.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let esc = |p: &str| {
+        // Spaces and hyphens are interchangeable ("high bay", "high-bay").
+        p.split([' ', '-'])
+            .filter(|w| !w.is_empty())
+            .map(regex::escape)
+            .collect::<Vec<_>>()
+            .join(r"[\s-]?")
+    };
+    // Three groups share one tail each, which keeps the compiled automaton small: CJK phrases
+    // (no boundaries), short Latin acronyms (plural s only), Latin words (short inflection).
+    let (mut cjk, mut short, mut long) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stems = Vec::new();
+    for p in &ps {
+        let last_latin = p.chars().last().is_some_and(is_latin_word_char);
+        let last_len = p.split_whitespace().last().map(|w| w.chars().count()).unwrap_or(0);
+        if !last_latin {
+            cjk.push(esc(p));
+        } else if last_len <= 3 {
+            short.push(esc(p));
+        } else {
+            long.push(esc(p));
+        }
+        // For counts, the head word of a longer phrase names the item too ("campanas" for
+        // "campana LED").
+        if let Some(first) = p.split_whitespace().next() {
+            if p.contains(' ') && first.chars().count() >= 6 && first.chars().all(is_latin_word_char) {
+                stems.push(regex::escape(first));
+            }
+        }
+    }
+    stems.sort();
+    stems.dedup();
+    let join = |v: &Vec<String>| if v.is_empty() { r"[^\s\S]".to_string() } else { v.join("|") };
+    let latin_tail = r"(?:$|[^\w])";
+    let bare = format!(
+        r"(?:{})|(?:{})s?{latin_tail}|(?:{}|{})\p{{L}}{{0,4}}{latin_tail}",
+        join(&cjk),
+        join(&short),
+        join(&long),
+        join(&stems)
+    );
+    let full = format!(
+        r"(?:{})|(?:^|[^\w])(?:(?:{})s?|(?:{})\p{{L}}{{0,4}}){latin_tail}",
+        join(&cjk),
+        join(&short),
+        join(&long)
+    );
+    Some((format!("(?i)(?:{full})"), bare))
+}
+
+/// A signal before vetoes: where it matched, in which text.
+#[derive(Debug)]
+struct Hit {
+    rule: usize,
+    /// Subject, attachments and body(+signature) are separate texts.
+    space: Space,
+    start: usize,
+    end: usize,
+    signal: Signal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Space {
+    Text,
+    Subject,
+    Attachments,
+}
+
+fn evidence(s: &str) -> String {
+    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trimmed =
+        collapsed.trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ':'));
+    if trimmed.chars().count() <= MAX_EVIDENCE_CHARS {
+        return trimmed.to_string();
+    }
+    let cut: String = trimmed.chars().take(MAX_EVIDENCE_CHARS).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > MAX_EVIDENCE_CHARS / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{cut}…")
+}
+
+fn cap(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 impl Extractor {
-    pub fn new(_business: &Business, _user_dir: Option<&Path>) -> Result<Extractor, PatternError> {
-        Ok(Extractor {})
+    pub fn new(business: &Business, user_dir: Option<&Path>) -> Result<Extractor, PatternError> {
+        let cat = catalogue_pattern(&business.products);
+        let mut vars = BTreeMap::new();
+        // `{product}` lets quantity rules say "180 campanas" without a unit word. With no
+        // catalogue it matches nothing.
+        vars.insert(
+            "product".to_string(),
+            cat.as_ref()
+                .map(|c| c.1.clone())
+                .unwrap_or_else(|| r"[^\s\S]".into()),
+        );
+        let rules = rules::load(user_dir, &vars)?;
+        let catalogue = match cat {
+            Some((c, _)) => Some(
+                Regex::new(&c)
+                    .map_err(|e| PatternError::Invalid(format!("[business] products: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Extractor {
+            rules,
+            catalogue,
+            min_order_value_usd: business.min_order_value_usd,
+        })
     }
 
-    pub fn extract(&self, _msg: &ParsedMessage) -> Extraction {
+    /// The rule set, for `patterns check` and tests.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    fn flags(&self, msg: &ParsedMessage) -> Vec<Flag> {
+        let mut flags = Vec::new();
+        let h = &msg.headers;
+        let from = msg.from.as_ref().map(|f| f.address.as_str()).unwrap_or("");
+        let local = from.split('@').next().unwrap_or("");
+        if h.report
+            || local.eq_ignore_ascii_case("mailer-daemon")
+            || local.eq_ignore_ascii_case("postmaster")
+        {
+            flags.push(Flag::Bounce);
+        }
+        if h.auto_submitted
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty() && a.trim() != "no")
+            || h.x_autoreply
+        {
+            flags.push(Flag::AutoReply);
+        }
+        if h.list_unsubscribe
+            || h.list_id.is_some()
+            || h.precedence
+                .as_deref()
+                .is_some_and(|p| matches!(p.trim(), "bulk" | "list" | "junk"))
+        {
+            flags.push(Flag::Bulk);
+        }
+        // Subject and body rules with a `flag` ("Out of office", "自动回复", "Undelivered Mail").
+        for (scope, idx, set) in &self.rules.sets {
+            let text = match scope {
+                Scope::Subject => msg.subject.as_str(),
+                Scope::Body | Scope::All => cap(&msg.text, 2048),
+                _ => continue,
+            };
+            for i in set.matches(text).iter() {
+                let r = &self.rules.rules[idx[i]];
+                if let Some(f) = r.flag {
+                    let f = match f {
+                        FlagKind::AutoReply => Flag::AutoReply,
+                        FlagKind::Bounce => Flag::Bounce,
+                        FlagKind::Bulk => Flag::Bulk,
+                    };
+                    if !flags.contains(&f) {
+                        flags.push(f);
+                    }
+                }
+            }
+        }
+        flags.sort();
+        flags
+    }
+
+    pub fn extract(&self, msg: &ParsedMessage) -> Extraction {
+        let flags = self.flags(msg);
+        if !flags.is_empty() {
+            return Extraction {
+                flags,
+                signals: Vec::new(),
+                deal_value_usd: None,
+            };
+        }
+        let parts = text::split(cap(&msg.text, MAX_SCAN_BYTES * 2), &self.rules);
+        let body = cap(&parts.body, MAX_SCAN_BYTES);
+        let sig = cap(&parts.signature, 4096);
+        // One coordinate space for body, signature and both: the signature follows the body.
+        let all = format!("{body}\n{sig}");
+        let sig_off = body.len() + 1;
+        let subject = if is_reply_subject(&msg.subject) {
+            ""
+        } else {
+            cap(&msg.subject, 1024)
+        };
+        let att_names: String = msg
+            .attachments
+            .iter()
+            .take(50)
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let base = msg.date.date_naive();
+
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut vetoes: Vec<(Space, usize, usize, usize)> = Vec::new(); // (space, start, end, rule)
+        for (scope, idx, set) in &self.rules.sets {
+            let (text, space, off) = match scope {
+                Scope::Body => (body, Space::Text, 0),
+                Scope::Signature => (sig, Space::Text, sig_off),
+                Scope::All => (all.as_str(), Space::Text, 0),
+                Scope::Subject => (subject, Space::Subject, 0),
+                Scope::Attachments => (att_names.as_str(), Space::Attachments, 0),
+            };
+            if text.is_empty() {
+                continue;
+            }
+            for i in set.matches(text).iter() {
+                let ri = idx[i];
+                let r = &self.rules.rules[ri];
+                if r.flag.is_some() {
+                    continue;
+                }
+                for c in r.regex.captures_iter(text).take(20) {
+                    let Some(m) = c.get(0) else { continue };
+                    if !r.veto.is_empty() {
+                        vetoes.push((space, m.start() + off, m.end() + off, ri));
+                    }
+                    let Some(dimension) = r.dimension else {
+                        continue;
+                    };
+                    let value = match r.value {
+                        None => None,
+                        Some(v) => match self.parse_value(r, v, &c, base) {
+                            Some(v) => Some(v),
+                            None => continue,
+                        },
+                    };
+                    // Evidence: the value's own words when the rule matched a longer phrase.
+                    hits.push(Hit {
+                        rule: ri,
+                        space,
+                        start: m.start() + off,
+                        end: m.end() + off,
+                        signal: Signal {
+                            dimension,
+                            kind: r.kind.clone(),
+                            weight: r.weight,
+                            evidence: evidence(m.as_str()),
+                            value,
+                            rule: r.id.clone(),
+                        },
+                    });
+                }
+            }
+        }
+
+        // Vetoes: a sample count is not an order, a reply-by date is not a delivery date.
+        hits.retain(|h| {
+            !vetoes.iter().any(|&(space, s, e, ri)| {
+                let v = &self.rules.rules[ri];
+                if space != h.space || ri == h.rule || !v.veto.iter().any(|k| *k == h.signal.kind) {
+                    return false;
+                }
+                match v.veto_scope {
+                    VetoScope::Overlap => s < h.end && h.start < e,
+                    VetoScope::Clause => {
+                        let text = match space {
+                            Space::Text => all.as_str(),
+                            Space::Subject => subject,
+                            Space::Attachments => att_names.as_str(),
+                        };
+                        text::clause_at(text, h.start) == text::clause_at(text, s)
+                    }
+                }
+            })
+        });
+
+        // The same words matched by two rules of the same kind count once (first rule wins).
+        hits.sort_by_key(|h| (h.space as u8, h.start, h.rule));
+        let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+        for h in hits {
+            let dup = kept.iter().any(|k| {
+                k.space == h.space
+                    && k.signal.kind == h.signal.kind
+                    && k.start < h.end
+                    && h.start < k.end
+            });
+            // A subject repeating a body fact ("- 350 units" in both) is one fact.
+            let repeat = h.space == Space::Subject
+                && h.signal.value.is_some()
+                && kept.iter().any(|k| {
+                    k.space == Space::Text
+                        && k.signal.kind == h.signal.kind
+                        && k.signal.value == h.signal.value
+                });
+            if !dup && !repeat {
+                kept.push(h);
+            }
+        }
+        let mut signals: Vec<Signal> = kept.into_iter().map(|h| h.signal).collect();
+
+        self.catalogue_signals(subject, body, &mut signals);
+        self.header_signals(msg, &mut signals);
+        // A generic "send your price list" counts against a lead only when nothing specific
+        // came with it.
+        let specific = signals.iter().any(|s| {
+            matches!(
+                s.kind.as_str(),
+                "quantity" | "product_match" | "spec" | "deadline"
+            )
+        });
+        if specific {
+            signals.retain(|s| s.kind != "generic_request");
+        }
+        let deal_value_usd = self.deal_value(&signals);
+        if let Some(v) = deal_value_usd {
+            let ok = v >= self.min_order_value_usd;
+            signals.push(Signal {
+                dimension: Dimension::Budget,
+                kind: if ok { "deal_value" } else { "below_min_order" }.into(),
+                weight: if ok { 1.0 } else { -2.0 },
+                evidence: format!(
+                    "≈ USD {v:.0} (minimum order USD {:.0})",
+                    self.min_order_value_usd
+                ),
+                value: Some(Value::Money {
+                    amount: (v * 100.0).round() / 100.0,
+                    currency: "USD".into(),
+                    per_unit: false,
+                }),
+                rule: "deal_value".into(),
+            });
+        }
         Extraction {
-            flags: Vec::new(),
-            signals: Vec::new(),
-            deal_value_usd: None,
+            flags,
+            signals,
+            deal_value_usd,
+        }
+    }
+
+    fn parse_value(
+        &self,
+        r: &Rule,
+        v: ValueKind,
+        c: &regex::Captures<'_>,
+        base: chrono::NaiveDate,
+    ) -> Option<Value> {
+        let lex = &self.rules.lexicon;
+        let group = |n: &str| c.name(n).map(|m| m.as_str()).unwrap_or("");
+        match v {
+            ValueKind::Quantity => {
+                let n =
+                    values::parse_number(group("n"), lex)? * values::multiplier(group("mult"), lex);
+                if !(n > 0.0 && n < 1e9) {
+                    return None;
+                }
+                let unit = match &r.unit {
+                    Some(u) => u.clone(),
+                    None => values::normalise_unit(group("unit"), lex),
+                };
+                Some(Value::Quantity { amount: n, unit })
+            }
+            ValueKind::Money => {
+                let n =
+                    values::parse_number(group("n"), lex)? * values::multiplier(group("mult"), lex);
+                if !(n > 0.0 && n < 1e11) {
+                    return None;
+                }
+                let currency = match &r.currency {
+                    Some(cur) => cur.to_uppercase(),
+                    None => values::normalise_currency(group("cur"), lex)?,
+                };
+                Some(Value::Money {
+                    amount: n,
+                    currency,
+                    per_unit: r.per_unit || c.name("per").is_some(),
+                })
+            }
+            ValueKind::Date => {
+                let (date, _) = values::resolve_date(group("date"), base, lex)?;
+                Some(Value::Deadline { date })
+            }
+        }
+    }
+
+    /// Our products named in the subject or the writer's words: need and fit. A stated need
+    /// (quantities) with no catalogue word is a product mismatch.
+    fn catalogue_signals(&self, subject: &str, body: &str, signals: &mut Vec<Signal>) {
+        let found = self
+            .catalogue
+            .as_ref()
+            .and_then(|re| re.find(body).or_else(|| re.find(subject)));
+        match found {
+            Some(m) => {
+                let ev = evidence(m.as_str().trim_matches(|c: char| !c.is_alphanumeric()));
+                signals.push(Signal {
+                    dimension: Dimension::Need,
+                    kind: "product_match".into(),
+                    weight: 1.0,
+                    evidence: ev.clone(),
+                    value: None,
+                    rule: "catalogue".into(),
+                });
+                signals.push(Signal {
+                    dimension: Dimension::Fit,
+                    kind: "product_match".into(),
+                    weight: 2.0,
+                    evidence: ev,
+                    value: None,
+                    rule: "catalogue".into(),
+                });
+            }
+            None if self.catalogue.is_some() => {
+                if let Some(q) = signals
+                    .iter()
+                    .find(|s| s.kind == "quantity" || s.kind == "quote_request")
+                {
+                    let ev = q.evidence.clone();
+                    signals.push(Signal {
+                        dimension: Dimension::Fit,
+                        kind: "product_mismatch".into(),
+                        weight: -3.0,
+                        evidence: ev,
+                        value: None,
+                        rule: "catalogue".into(),
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn header_signals(&self, msg: &ParsedMessage, signals: &mut Vec<Signal>) {
+        let lex = &self.rules.lexicon;
+        let is_free = |domain: &str| {
+            lex.freemail
+                .iter()
+                .any(|f| domain == f || domain.ends_with(&format!(".{f}")))
+        };
+        let mut push = |dimension, kind: &str, weight, evidence: String| {
+            signals.push(Signal {
+                dimension,
+                kind: kind.into(),
+                weight,
+                evidence,
+                value: None,
+                rule: format!("header.{kind}"),
+            })
+        };
+        let Some(from) = &msg.from else { return };
+        let domain = from.domain();
+        if domain.is_empty() {
+            return;
+        }
+        let free = is_free(domain);
+        if free {
+            push(Dimension::Fit, "freemail", -1.0, from.address.clone());
+        } else {
+            push(Dimension::Fit, "company_domain", 1.0, domain.to_string());
+        }
+        if let Some(rt) = &msg.reply_to {
+            let rd = rt.domain();
+            if !rd.is_empty()
+                && !rd.eq_ignore_ascii_case(domain)
+                && registrable(rd) != registrable(domain)
+            {
+                push(
+                    Dimension::Risk,
+                    "reply_to_mismatch",
+                    3.0,
+                    format!("From {} / Reply-To {}", from.address, rt.address),
+                );
+            }
+        }
+        let _ = push;
+        if free {
+            if let Some(claim) = signals
+                .iter()
+                .find(|s| s.kind == "org_claim")
+                .map(|s| s.evidence.clone())
+            {
+                signals.push(Signal {
+                    dimension: Dimension::Risk,
+                    kind: "freemail_org_claim".into(),
+                    weight: 3.0,
+                    evidence: format!("{claim} (from {})", from.address),
+                    value: None,
+                    rule: "header.freemail_org_claim".into(),
+                });
+            }
+        }
+    }
+
+    /// Estimated order value in USD: a stated total or budget if any, else Σ quantity × unit
+    /// price (prices paired with line items in order; the last price repeats).
+    fn deal_value(&self, signals: &[Signal]) -> Option<f64> {
+        let lex = &self.rules.lexicon;
+        let mut totals = Vec::new();
+        let mut unit_prices = Vec::new();
+        for s in signals
+            .iter()
+            .filter(|s| s.kind == "money" && s.dimension == Dimension::Budget)
+        {
+            if let Some(Value::Money {
+                amount,
+                currency,
+                per_unit,
+            }) = &s.value
+            {
+                if let Some(usd) = values::to_usd(*amount, currency, lex) {
+                    if *per_unit {
+                        unit_prices.push(usd)
+                    } else {
+                        totals.push(usd)
+                    }
+                }
+            }
+        }
+        let qtys: Vec<f64> = signals
+            .iter()
+            .filter(|s| s.kind == "quantity")
+            .filter_map(|s| match &s.value {
+                Some(Value::Quantity { amount, unit }) if unit == "pcs" || unit == "sets" => {
+                    Some(*amount)
+                }
+                _ => None,
+            })
+            .collect();
+        if !unit_prices.is_empty() && !qtys.is_empty() {
+            let computed: f64 = qtys
+                .iter()
+                .enumerate()
+                .map(|(i, q)| q * unit_prices[i.min(unit_prices.len() - 1)])
+                .sum();
+            let stated = totals.iter().copied().fold(0.0, f64::max);
+            return Some(computed.max(stated));
+        }
+        totals.into_iter().reduce(f64::max)
+    }
+}
+
+/// The last two labels of a domain (three for `co.uk`-style suffixes): enough to tell
+/// `mail.acme.example` and `acme.example` apart from `gmail.com`.
+fn registrable(domain: &str) -> String {
+    let d = domain.to_ascii_lowercase();
+    match psl::domain_str(&d) {
+        Some(r) => r.to_string(),
+        None => {
+            let labels: Vec<&str> = d.rsplit('.').take(2).collect();
+            labels.into_iter().rev().collect::<Vec<_>>().join(".")
         }
     }
 }
@@ -42,30 +653,165 @@ pub mod cli {
 
     use chrono::{DateTime, Utc};
 
-    use crate::config::Settings;
+    use crate::config::{Business, Settings};
 
-    pub fn print(settings: &Settings, raw: &[u8], now: DateTime<Utc>, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    pub fn print(
+        settings: &Settings,
+        raw: &[u8],
+        now: DateTime<Utc>,
+        json: bool,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
         let parsed = crate::parse::parse(raw, now.fixed_offset(), false)?;
-        let ex = settings.extractor.extract(&parsed);
-        let doc = serde_json::json!({
+        // Our own mail never scores for a buyer (same rule as ingest).
+        let ours = parsed
+            .from
+            .as_ref()
+            .is_some_and(|f| settings.me.is_ours(&f.address));
+        let ex = if ours {
+            super::Extraction {
+                flags: Vec::new(),
+                signals: Vec::new(),
+                deal_value_usd: None,
+            }
+        } else {
+            settings.extractor.extract(&parsed)
+        };
+        let mut doc = serde_json::json!({
             "message_id": parsed.message_id,
             "date": parsed.date.to_rfc3339(),
             "flags": ex.flags,
             "signals": ex.signals,
         });
+        if let (Some(v), Some(o)) = (ex.deal_value_usd, doc.as_object_mut()) {
+            o.insert("deal_value_usd".into(), serde_json::json!(v));
+        }
         if json {
             serde_json::to_writer_pretty(&mut *out, &doc)?;
         } else {
+            if !ex.flags.is_empty() {
+                writeln!(
+                    out,
+                    "flags: {}",
+                    ex.flags
+                        .iter()
+                        .map(|f| format!("{f:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
             for s in &ex.signals {
-                writeln!(out, "{:<10} {:<14} {:+.1}  {:?}", s.dimension.as_str(), s.kind, s.weight, s.evidence)?;
+                let v = s
+                    .value
+                    .as_ref()
+                    .map(|v| serde_json::to_string(v).unwrap_or_default())
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<10} {:<18} {:+.1}  {:?} {v}",
+                    s.dimension.as_str(),
+                    s.kind,
+                    s.weight,
+                    s.evidence
+                )?;
             }
         }
         writeln!(out)?;
         Ok(())
     }
 
-    pub fn patterns_check(_user_dir: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-        writeln!(out, "no patterns yet")?;
-        Ok(ExitCode::SUCCESS)
+    /// Compiles the built-in and user rules and runs every example. Exit 1 on any failure, with
+    /// file, rule id and example named.
+    pub fn patterns_check(
+        user_dir: Option<&Path>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<ExitCode> {
+        // A small demonstration catalogue so the `{product}` examples have something to match.
+        let business = Business {
+            products: ["high bay", "floodlight", "campana LED", "projecteur LED", "refletor LED"].map(String::from).to_vec(),
+            min_order_value_usd: 0.0,
+        };
+        let ex = match super::Extractor::new(&business, user_dir) {
+            Ok(e) => e,
+            Err(e) => {
+                writeln!(out, "FAIL: {e}")?;
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let base = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default();
+        let parse_ok = |r: &super::Rule, c: &regex::Captures<'_>| match r.value {
+            Some(v) => ex.parse_value(r, v, c, base).is_some(),
+            None => true,
+        };
+        let (n, fails) = super::rules::check(ex.rules(), &parse_ok);
+        for f in &fails {
+            writeln!(
+                out,
+                "FAIL: {}: rule {}: example {:?}: {}",
+                f.file, f.rule, f.example, f.problem
+            )?;
+        }
+        writeln!(
+            out,
+            "{} rules, {} quote markers, {} examples, {} failed",
+            ex.rules().rules.len(),
+            ex.rules().quotes.len(),
+            n,
+            fails.len()
+        )?;
+        Ok(if fails.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+
+    /// Parse + extract over every file under `dir` (recursively); prints messages/s and MB/s on
+    /// one core. Used by bench/extract.sh; reads everything first so only the work is timed.
+    pub fn bench(settings: &Settings, dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d)? {
+                let p = e?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
+                    files.push(std::fs::read(&p)?);
+                }
+            }
+        }
+        let bytes: usize = files.iter().map(Vec::len).sum();
+        let fallback = Utc::now().fixed_offset();
+        let mut signals = 0usize;
+        let started = std::time::Instant::now();
+        for raw in &files {
+            if let Ok(p) = crate::parse::parse(raw, fallback, false) {
+                signals += settings.extractor.extract(&p).signals.len();
+            }
+        }
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        writeln!(
+            out,
+            "messages={} bytes={} seconds={:.3} msgs_per_s={:.0} mb_per_s={:.1} signals={}",
+            files.len(),
+            bytes,
+            secs,
+            files.len() as f64 / secs,
+            bytes as f64 / 1e6 / secs,
+            signals
+        )?;
+        Ok(())
+    }
+}
+
+impl Extractor {
+    /// Converts an amount to USD with the patterns' fixed rates (scoring estimates a lead's
+    /// order value across its messages with the same rates extraction uses).
+    pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {
+        values::to_usd(amount, currency, &self.rules.lexicon)
     }
 }

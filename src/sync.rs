@@ -14,14 +14,15 @@ pub mod tls;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::{debug, info, warn};
 
 use crate::config::{Account, Settings};
 use crate::store::{BatchOutcome, Item, Location, Store};
-use pool::{Job, ParsePool};
+use pool::{Job, ParsePool, Submitter};
 use session::ImapSession;
+use tokio::sync::mpsc;
 
 /// The result of one pass over one folder.
 #[derive(Debug, Default, Clone)]
@@ -113,15 +114,16 @@ async fn sync_account(
         folders.push(s);
     }
 
+    let mut session = Some(session);
     let mut pending = folders.len();
     for folder in &folders {
-        if session.is_broken() {
+        let Some(s) = session.take().filter(|s| !s.is_broken()) else {
             break;
-        }
+        };
         pending -= 1;
         let mut fr = FolderReport::default();
-        let result =
-            sync_folder(settings, account, &mut session, store, folder, now, &mut fr).await;
+        let (back, result) = sync_folder(settings, account, s, store, folder, now, &mut fr).await;
+        session = back;
         let err = result.err().map(|e| describe(&e));
         if let Err(e) = store.record_folder_result(&account.name, folder, now, err.as_deref()) {
             warn!(account = %account.name, folder = %folder, "cannot record the folder's sync result: {e:#}");
@@ -141,12 +143,14 @@ async fn sync_account(
         report.outcome += fr.outcome;
         report.folders.insert(folder.clone(), fr);
     }
-    if session.is_broken() && pending > 0 {
+    if pending > 0 {
         errors.push(format!(
             "{pending} folder(s) not synced: the connection was lost"
         ));
     }
-    session.logout().await;
+    if let Some(s) = session {
+        s.logout().await;
+    }
     if !errors.is_empty() {
         report.error = Some(errors.join("; "));
     }
@@ -193,39 +197,140 @@ fn since_date(now: DateTime<Utc>, days: u32) -> String {
     day.format("%-d-%b-%Y").to_string()
 }
 
+/// One folder: the IMAP side runs as its own task (search, sizes, bodies → parser threads), while
+/// this task stores each parsed batch with its mark. Network, parsing and SQLite overlap. The
+/// session comes back unless the IMAP task died.
 async fn sync_folder(
     settings: &Arc<Settings>,
     account: &Account,
-    session: &mut ImapSession,
+    mut session: ImapSession,
     store: &mut Store,
     folder: &str,
     now: DateTime<Utc>,
     report: &mut FolderReport,
-) -> anyhow::Result<()> {
-    let selected = session.examine(folder).await?;
+) -> (Option<ImapSession>, anyhow::Result<()>) {
     let name = account.name.as_str();
-    if store.set_uidvalidity(name, folder, selected.uidvalidity)? {
-        warn!(
-            account = name,
-            folder,
-            uidvalidity = selected.uidvalidity,
-            "UIDVALIDITY changed: rescanning the folder (messages already stored are recognised by Message-ID)"
-        );
+    let prepared: anyhow::Result<(FetchCtx, u32)> = async {
+        let selected = session.examine(folder).await?;
+        if store.set_uidvalidity(name, folder, selected.uidvalidity)? {
+            warn!(
+                account = name,
+                folder,
+                uidvalidity = selected.uidvalidity,
+                "UIDVALIDITY changed: rescanning the folder (messages already stored are recognised by Message-ID)"
+            );
+        }
+        let mark = store.folder_state(name, folder)?.map_or(0, |s| s.last_uid);
+        let ctx = FetchCtx {
+            settings: Arc::clone(settings),
+            account: account.name.clone(),
+            backfill_days: account.backfill_days,
+            folder: folder.to_string(),
+            uidvalidity: selected.uidvalidity,
+            uid_next: selected.uid_next,
+            now,
+        };
+        Ok((ctx, mark))
     }
-    let mut mark = store.folder_state(name, folder)?.map_or(0, |s| s.last_uid);
-    let mut backfill = mark == 0;
-    let mut pool = ParsePool::new(Arc::clone(settings))?;
-    let ctx = FolderCtx {
-        settings,
-        account: name,
-        folder,
-        uidvalidity: selected.uidvalidity,
-        now,
+    .await;
+    let (ctx, mark) = match prepared {
+        Ok(p) => p,
+        Err(e) => return (Some(session), Err(e)),
     };
+    let (jobs, mut results) = match ParsePool::start(Arc::clone(settings)) {
+        Ok(p) => p,
+        Err(e) => return (Some(session), Err(e)),
+    };
+    // One finished batch may wait while the previous one is stored: bounded memory.
+    let (ends_tx, mut ends_rx) = mpsc::channel::<BatchEnd>(1);
+    let fetcher = tokio::spawn(async move {
+        let r = fetch_folder(&ctx, &mut session, &jobs, &ends_tx, mark).await;
+        (session, r)
+    });
+
+    let mut store_error = None;
+    while let Some(end) = ends_rx.recv().await {
+        let t0 = std::time::Instant::now();
+        let stored: anyhow::Result<()> = async {
+            let items: Vec<Item> = results
+                .collect(end.id, end.submitted)
+                .await?
+                .into_iter()
+                .map(|(_, i)| i)
+                .collect();
+            let t1 = std::time::Instant::now();
+            let outcome = store
+                .store_batch(Some((name, folder, end.mark)), &items, now)
+                .with_context(|| format!("storing UIDs {}..{}", end.uids.0, end.uids.1))?;
+            log_items(name, folder, &items);
+            debug!(
+                account = name,
+                folder,
+                batch = end.id,
+                messages = items.len(),
+                mark = end.mark,
+                parse_wait_ms = (t1 - t0).as_millis() as u64,
+                store_ms = t1.elapsed().as_millis() as u64,
+                "batch stored"
+            );
+            report.fetched += items.len();
+            report.outcome += outcome;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = stored {
+            store_error = Some(e);
+            break;
+        }
+    }
+    // If storing failed, the IMAP task's next hand-over fails and it stops.
+    drop(ends_rx);
+    let (session, fetched) = match fetcher.await {
+        Ok((s, r)) => (Some(s), r),
+        Err(e) => (None, Err(anyhow!("the IMAP task failed: {e}"))),
+    };
+    let result = match (store_error, fetched) {
+        (Some(e), _) => Err(e),
+        (None, r) => r,
+    };
+    (session, result)
+}
+
+/// Everything the IMAP task needs, owned.
+struct FetchCtx {
+    settings: Arc<Settings>,
+    account: String,
+    backfill_days: u32,
+    folder: String,
+    uidvalidity: u32,
+    uid_next: Option<u32>,
+    now: DateTime<Utc>,
+}
+
+/// What the IMAP task hands to the store after each batch: how many messages went to the
+/// parsers under batch `id`, and the mark that may be committed with them.
+struct BatchEnd {
+    id: u64,
+    submitted: usize,
+    mark: u32,
+    uids: (u32, u32),
+}
+
+async fn fetch_folder(
+    ctx: &FetchCtx,
+    session: &mut ImapSession,
+    jobs: &Submitter,
+    ends: &mpsc::Sender<BatchEnd>,
+    mut mark: u32,
+) -> anyhow::Result<()> {
+    let (name, folder) = (ctx.account.as_str(), ctx.folder.as_str());
+    let batch_size = ctx.settings.sync.batch_size.max(1) as usize;
+    let mut backfill = mark == 0;
     let mut stalls = 0;
+    let mut id = 0u64;
     loop {
         let query = if backfill {
-            format!("SINCE {}", since_date(now, account.backfill_days))
+            format!("SINCE {}", since_date(ctx.now, ctx.backfill_days))
         } else {
             format!("UID {}:*", mark.saturating_add(1))
         };
@@ -238,15 +343,26 @@ async fn sync_folder(
             .collect();
         if candidates.is_empty() {
             if backfill {
-                // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is stored:
-                // the older ones are outside the backfill window for good.
+                // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is on its
+                // way to the store: the older ones are outside the backfill window for good.
                 backfill = false;
-                if let Some(next) = selected.uid_next {
-                    let top = next.saturating_sub(1);
-                    if top > mark {
-                        store.store_batch(Some((name, folder, top)), &[], now)?;
-                        mark = top;
-                    }
+                if let Some(top) = ctx
+                    .uid_next
+                    .map(|n| n.saturating_sub(1))
+                    .filter(|&t| t > mark)
+                {
+                    hand_over(
+                        ends,
+                        BatchEnd {
+                            id,
+                            submitted: 0,
+                            mark: top,
+                            uids: (top, top),
+                        },
+                    )
+                    .await?;
+                    id += 1;
+                    mark = top;
                 }
                 continue;
             }
@@ -261,16 +377,29 @@ async fn sync_folder(
         );
         let before = mark;
         let mut first_missing = None;
-        for chunk in candidates.chunks(settings.sync.batch_size.max(1) as usize) {
-            let batch = fetch_batch(&ctx, session, &mut pool, chunk, mark).await;
-            let outcome = store
-                .store_batch(Some((name, folder, batch.mark)), &batch.items, now)
-                .with_context(|| {
-                    format!("storing UIDs {}..{}", chunk[0], chunk[chunk.len() - 1])
-                })?;
-            log_items(&ctx, &batch.items);
-            report.fetched += batch.items.len();
-            report.outcome += outcome;
+        for chunk in candidates.chunks(batch_size) {
+            let t0 = std::time::Instant::now();
+            let batch = fetch_batch(ctx, session, jobs, id, chunk, mark).await;
+            debug!(
+                account = name,
+                folder,
+                batch = id,
+                uids = chunk.len(),
+                fetch_ms = t0.elapsed().as_millis() as u64,
+                "batch fetched"
+            );
+            let uids = (chunk[0], chunk[chunk.len() - 1]);
+            hand_over(
+                ends,
+                BatchEnd {
+                    id,
+                    submitted: batch.submitted,
+                    mark: batch.mark,
+                    uids,
+                },
+            )
+            .await?;
+            id += 1;
             mark = mark.max(batch.mark);
             if let Some(e) = batch.error {
                 return Err(e);
@@ -295,34 +424,31 @@ async fn sync_folder(
     }
 }
 
-struct FolderCtx<'a> {
-    settings: &'a Arc<Settings>,
-    account: &'a str,
-    folder: &'a str,
-    uidvalidity: u32,
-    now: DateTime<Utc>,
+async fn hand_over(ends: &mpsc::Sender<BatchEnd>, end: BatchEnd) -> anyhow::Result<()> {
+    ends.send(end).await.map_err(|_| anyhow!("storing stopped"))
 }
 
 struct Batch {
-    items: Vec<Item>,
-    /// The highest UID the folder's mark may move to after storing `items`.
+    submitted: usize,
+    /// The highest UID the folder's mark may move to once this batch is stored.
     mark: u32,
     /// The lowest UID asked for whose absence is not explained by an expunge.
     first_missing: Option<u32>,
     error: Option<anyhow::Error>,
 }
 
-/// Sizes, then bodies (whole or partial) of one batch of UIDs. What arrived is returned even when
-/// the connection broke half-way, so it can be kept.
+/// Sizes, then bodies (whole or partial) of one batch of UIDs, each body queued for parsing as it
+/// arrives. What arrived counts even when the connection broke half-way, so it can be kept.
 async fn fetch_batch(
-    ctx: &FolderCtx<'_>,
+    ctx: &FetchCtx,
     session: &mut ImapSession,
-    pool: &mut ParsePool,
+    jobs: &Submitter,
+    id: u64,
     chunk: &[u32],
     mark: u32,
 ) -> Batch {
     let mut batch = Batch {
-        items: Vec::new(),
+        submitted: 0,
         mark,
         first_missing: None,
         error: None,
@@ -342,7 +468,6 @@ async fn fetch_batch(
 
     let mut received: BTreeSet<u32> = BTreeSet::new();
     let mut unconfirmed: BTreeSet<u32> = BTreeSet::new();
-    let mut submitted = 0usize;
     for (uids, partial) in [(small, None), (large, Some(max))] {
         if uids.is_empty() {
             continue;
@@ -351,32 +476,27 @@ async fn fetch_batch(
             unconfirmed.extend(uids);
             continue;
         }
-        let pool_ref = &*pool;
         let out = session
             .uid_fetch_bodies(&uids, partial, |fetched| {
                 if fetched.truncated {
-                    info!(
-                        account = ctx.account,
-                        folder = ctx.folder,
-                        uid = fetched.uid,
-                        size = fetched.size,
-                        "message larger than max_message_bytes: fetched its first {max} bytes"
-                    );
+                    info!(account = %ctx.account, folder = %ctx.folder, uid = fetched.uid, size = fetched.size,
+                        "message larger than max_message_bytes: fetched its first {max} bytes");
                 }
                 let job = Job {
+                    batch: id,
                     location: Location {
-                        account: ctx.account.to_string(),
-                        folder: ctx.folder.to_string(),
+                        account: ctx.account.clone(),
+                        folder: ctx.folder.clone(),
                         uidvalidity: ctx.uidvalidity,
                         uid: fetched.uid,
                     },
                     fallback_date: ctx.now.fixed_offset(),
                     fetched,
                 };
-                pool_ref.submit(job)
+                jobs.submit(job)
             })
             .await;
-        submitted += out.received.len();
+        batch.submitted += out.received.len();
         // Servers answer in UID order; then a UID missing below the last one that arrived was
         // expunged. Out of order, nothing missing can be explained that way.
         let ascending = out.received.windows(2).all(|w| w[0] < w[1]);
@@ -390,13 +510,6 @@ async fn fetch_batch(
         received.extend(got);
         if let Some(e) = out.error {
             batch.error = Some(e);
-        }
-    }
-    match pool.collect(submitted).await {
-        Ok(items) => batch.items = items.into_iter().map(|(_, item)| item).collect(),
-        Err(e) => {
-            batch.error = Some(e);
-            return batch;
         }
     }
     batch.first_missing = unconfirmed.first().copied();
@@ -414,32 +527,24 @@ async fn fetch_batch(
     if let Some(u) = batch.first_missing
         && batch.error.is_none()
     {
-        warn!(
-            account = ctx.account,
-            folder = ctx.folder,
-            uid = u,
-            "the server's answer ended before this UID; fetching it again"
-        );
+        warn!(account = %ctx.account, folder = %ctx.folder, uid = u, "the server's answer ended before this UID; fetching it again");
     }
     batch
 }
 
-fn log_items(ctx: &FolderCtx<'_>, items: &[Item]) {
+fn log_items(account: &str, folder: &str, items: &[Item]) {
     for item in items {
         match item {
             Item::Message(m) => {
                 let uid = m.location.as_ref().map_or(0, |l| l.uid);
-                debug!(account = ctx.account, folder = ctx.folder, uid, message_id = %m.parsed.message_id,
+                debug!(account, folder, uid, message_id = ?m.parsed.message_id,
                     direction = m.direction.as_str(), truncated = m.parsed.truncated, "message");
             }
             Item::Failure(f) => {
                 let uid = f.location.as_ref().map_or(0, |l| l.uid);
                 warn!(
-                    account = ctx.account,
-                    folder = ctx.folder,
-                    uid,
-                    "cannot parse the message: {}",
-                    f.reason
+                    account,
+                    folder, uid, "cannot parse the message: {}", f.reason
                 );
             }
         }

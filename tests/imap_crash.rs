@@ -120,29 +120,40 @@ fn sigkill_at_random_points_then_a_complete_run_stores_everything_once() {
     eprintln!("seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
+    // Kill points: one at a random moment early on (connecting, logging in, first batch), then
+    // once the store has passed each of five random UIDs plus a random few milliseconds (so the
+    // kill lands anywhere in the next batch: fetching, parsing or committing), then one more.
+    let mut targets: Vec<u32> = (0..5)
+        .map(|_| rng.random_range(1..inbound as u32))
+        .collect();
+    targets.sort_unstable();
+    let mut plan: Vec<Option<u32>> = vec![None];
+    plan.extend(targets.iter().map(|&t| Some(t)));
+    plan.push(None);
+
     let mut killed_mid_sync = 0;
     let mut marks = Vec::new();
-    for round in 0..8 {
+    for target in plan {
         let mut child = ls
             .cmd(&["sync", "--once"])
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Half the rounds die at a random moment (connect, login, first batch…), half once the
-        // store has reached a random UID, so that some kills surely land in the middle.
-        let target_uid: u32 = rng.random_range(1..inbound as u32);
-        let deadline = Instant::now() + Duration::from_millis(rng.random_range(0..600));
-        let by_time = round % 2 == 0;
+        let mut deadline = match target {
+            None => Some(Instant::now() + Duration::from_millis(rng.random_range(0..400))),
+            Some(_) => None,
+        };
         loop {
             if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
-            let now_due = if by_time {
-                Instant::now() >= deadline
-            } else {
-                mark(&ls, "INBOX") >= target_uid
-            };
-            if now_due {
+            if deadline.is_none()
+                && let Some(t) = target
+                && mark(&ls, "INBOX") >= t
+            {
+                deadline = Some(Instant::now() + Duration::from_millis(rng.random_range(0..60)));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 child.kill().unwrap(); // SIGKILL
                 child.wait().unwrap();
                 killed_mid_sync += 1;
@@ -152,15 +163,16 @@ fn sigkill_at_random_points_then_a_complete_run_stores_everything_once() {
         }
         marks.push(mark(&ls, "INBOX"));
     }
-    eprintln!("INBOX marks after each kill: {marks:?}");
+    eprintln!("kill targets {targets:?}; INBOX marks after each kill: {marks:?}");
     assert!(
-        killed_mid_sync >= 4,
+        killed_mid_sync >= 5,
         "only {killed_mid_sync} kills landed mid-sync"
     );
-    assert!(
-        marks.iter().any(|&m| m > 0 && (m as usize) < inbound),
-        "{marks:?}"
-    );
+    let inside = marks
+        .iter()
+        .filter(|&&m| m > 0 && (m as usize) < inbound)
+        .count();
+    assert!(inside >= 3, "too few kills inside INBOX: {marks:?}");
 
     ls.sync_ok();
     assert_complete(&d, &ls, &ids, inbound, outbound);
@@ -180,9 +192,11 @@ fn dovecot_killed_mid_sync_fails_clearly_and_the_next_sync_completes() {
         &[AccountConf::implicit(&d)],
         "batch_size = 100\ntimeout_secs = 20",
     );
+    // stderr to a file: a pipe nobody reads fills up and blocks the logging child.
+    let log = ls.dir.path().join("sync.err");
     let mut child = ls
         .cmd(&["sync", "--once"])
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -198,8 +212,7 @@ fn dovecot_killed_mid_sync_fails_clearly_and_the_next_sync_completes() {
     let t0 = Instant::now();
     let status =
         wait_exit(&mut child, Duration::from_secs(30)).expect("sync hung after Dovecot died");
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = std::fs::read_to_string(&log).unwrap();
     eprintln!("exit after {:?}: {status}", t0.elapsed());
     assert!(!status.success(), "{err}");
     let line = err
@@ -234,9 +247,11 @@ fn frozen_server_gives_a_timeout_not_a_hang() {
         &[AccountConf::implicit(&d)],
         "batch_size = 50\ntimeout_secs = 2",
     );
+    // stderr to a file: a pipe nobody reads fills up and blocks the logging child.
+    let log = ls.dir.path().join("sync.err");
     let mut child = ls
         .cmd(&["sync", "--once"])
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -254,8 +269,7 @@ fn frozen_server_gives_a_timeout_not_a_hang() {
     let status = wait_exit(&mut child, Duration::from_secs(30));
     dovecot::kill_group(pgid, "CONT");
     let status = status.expect("sync hung on a frozen server");
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = std::fs::read_to_string(&log).unwrap();
     assert!(!status.success());
     assert!(
         t0.elapsed() < Duration::from_secs(15),

@@ -81,7 +81,8 @@ impl SecretSource {
                         err.trim().chars().take(200).collect::<String>()
                     ));
                 }
-                String::from_utf8(out.stdout).map_err(|_| "password_command printed non-UTF-8".to_string())?
+                String::from_utf8(out.stdout)
+                    .map_err(|_| "password_command printed non-UTF-8".to_string())?
             }
         };
         let value = value.trim_end_matches(['\r', '\n']).to_string();
@@ -104,9 +105,13 @@ mod tests {
 
     #[test]
     fn command_and_file_sources() {
-        let s = SecretSource::Command("printf 'pw\\n'".into()).resolve().unwrap();
+        let s = SecretSource::Command("printf 'pw\\n'".into())
+            .resolve()
+            .unwrap();
         assert_eq!(s.expose(), "pw");
-        let err = SecretSource::Command("exit 3".into()).resolve().unwrap_err();
+        let err = SecretSource::Command("exit 3".into())
+            .resolve()
+            .unwrap_err();
         assert!(err.contains("failed"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pw");

@@ -2,7 +2,7 @@
 //! report. `refresh_leads` is incremental from a watermark (the highest message row scored), so a
 //! crash between storing and scoring only delays the scores; `rescore_all` recomputes everything.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -101,13 +101,50 @@ impl Store {
         let groups = group::group(&views, &settings.me);
         let max_id = views.iter().map(|v| v.id).max().unwrap_or(0);
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM message_leads", [])?;
-        tx.execute("DELETE FROM leads", [])?;
-        for (lead, idx) in &groups {
-            let ms: Vec<&MessageView> = idx.iter().map(|&i| &views[i]).collect();
-            let report = score::score_lead(lead, &ms, &settings.scoring, &settings.business, now);
-            write_lead(&tx, &report, ms.iter().map(|m| m.id), now)?;
+        // Most memberships do not change between rescores: write only the difference.
+        let mut old: HashSet<(String, i64)> = HashSet::new();
+        {
+            let mut stmt = tx.prepare("SELECT lead, message FROM message_leads")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                old.insert(row?);
+            }
         }
+        {
+            let mut ins =
+                tx.prepare_cached("INSERT INTO message_leads (lead, message) VALUES (?1, ?2)")?;
+            for (lead, idx) in &groups {
+                let ms: Vec<&MessageView> = idx.iter().map(|&i| &views[i]).collect();
+                let report =
+                    score::score_lead(lead, &ms, &settings.scoring, &settings.business, now);
+                upsert_report(&tx, &report, now)?;
+                for m in &ms {
+                    if !old.remove(&(lead.clone(), m.id)) {
+                        ins.execute(params![lead, m.id])?;
+                    }
+                }
+            }
+            let mut del =
+                tx.prepare_cached("DELETE FROM message_leads WHERE lead = ?1 AND message = ?2")?;
+            for (lead, id) in &old {
+                del.execute(params![lead, id])?;
+            }
+        }
+        // Leads that no longer exist (e.g. a domain became ours).
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS live_leads (lead TEXT PRIMARY KEY)",
+            [],
+        )?;
+        tx.execute("DELETE FROM live_leads", [])?;
+        {
+            let mut ins = tx.prepare_cached("INSERT INTO live_leads (lead) VALUES (?1)")?;
+            for lead in groups.keys() {
+                ins.execute([lead])?;
+            }
+        }
+        tx.execute(
+            "DELETE FROM leads WHERE lead NOT IN (SELECT lead FROM live_leads)",
+            [],
+        )?;
         set_watermark(&tx, max_id)?;
         tx.commit()?;
         Ok(groups.len())
@@ -229,23 +266,32 @@ impl Store {
     }
 }
 
+fn upsert_report(
+    tx: &Transaction<'_>,
+    report: &LeadReport,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO leads (lead, class, score, report, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (lead) DO UPDATE SET class = ?2, score = ?3, report = ?4, updated_at = ?5",
+    )?
+    .execute(params![
+        report.lead,
+        report.class.as_str(),
+        report.score,
+        serde_json::to_string(report)?,
+        now.to_rfc3339()
+    ])?;
+    Ok(())
+}
+
 fn write_lead(
     tx: &Transaction<'_>,
     report: &LeadReport,
     messages: impl Iterator<Item = i64>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    tx.execute(
-        "INSERT INTO leads (lead, class, score, report, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (lead) DO UPDATE SET class = ?2, score = ?3, report = ?4, updated_at = ?5",
-        params![
-            report.lead,
-            report.class.as_str(),
-            report.score,
-            serde_json::to_string(report)?,
-            now.to_rfc3339()
-        ],
-    )?;
+    upsert_report(tx, report, now)?;
     let mut ins =
         tx.prepare_cached("INSERT OR IGNORE INTO message_leads (lead, message) VALUES (?1, ?2)")?;
     for id in messages {

@@ -29,9 +29,10 @@ CREATE TABLE messages (
     subject     TEXT NOT NULL,
     size        INTEGER NOT NULL,
     truncated   INTEGER NOT NULL,
-    parsed      TEXT NOT NULL,
+    stored_at   TEXT NOT NULL,
     extraction  TEXT NOT NULL,
-    stored_at   TEXT NOT NULL
+    -- Last: the large column. Scoring reads everything before it without touching its overflow pages.
+    parsed      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX messages_from ON messages (from_addr);
 CREATE INDEX messages_date ON messages (date_unix);

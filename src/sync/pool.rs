@@ -2,6 +2,7 @@
 //! overlaps the download instead of following it. The job queue is bounded, which bounds memory
 //! (and slows the reader down when parsing falls behind).
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -16,18 +17,30 @@ use crate::store::{Failure, Item, Location};
 use super::session::Fetched;
 
 pub struct Job {
+    /// Which batch the message belongs to: results of consecutive batches interleave.
+    pub batch: u64,
     pub fetched: Fetched,
     pub location: Location,
     pub fallback_date: DateTime<FixedOffset>,
 }
 
-pub struct ParsePool {
+/// The sending half: the IMAP side queues messages here.
+pub struct Submitter {
     jobs: mpsc::Sender<Job>,
-    results: mpsc::UnboundedReceiver<(u32, Item)>,
 }
 
+/// The receiving half: the store side takes parsed batches from here.
+pub struct Results {
+    results: mpsc::UnboundedReceiver<(u64, u32, Item)>,
+    /// Results that arrived for batches not asked for yet.
+    early: BTreeMap<u64, Vec<(u32, Item)>>,
+}
+
+pub struct ParsePool;
+
 impl ParsePool {
-    pub fn new(settings: Arc<Settings>) -> anyhow::Result<ParsePool> {
+    /// Starts the worker threads; they stop when the [`Submitter`] is dropped.
+    pub fn start(settings: Arc<Settings>) -> anyhow::Result<(Submitter, Results)> {
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 4);
@@ -43,21 +56,32 @@ impl ParsePool {
                 .spawn(move || worker(&rx, &tx, &settings))
                 .map_err(|e| anyhow!("cannot start a parser thread: {e}"))?;
         }
-        Ok(ParsePool { jobs, results })
+        Ok((
+            Submitter { jobs },
+            Results {
+                results,
+                early: BTreeMap::new(),
+            },
+        ))
     }
+}
 
+impl Submitter {
     /// Queues one message; waits while the queue is full.
     pub async fn submit(&self, job: Job) {
-        // Send fails only when every worker is gone; `collect` reports that.
+        // Send fails only when every worker is gone; `Results::collect` reports that.
         let _ = self.jobs.send(job).await;
     }
+}
 
-    /// The next `n` results, in UID order.
-    pub async fn collect(&mut self, n: usize) -> anyhow::Result<Vec<(u32, Item)>> {
-        let mut out = Vec::with_capacity(n);
+impl Results {
+    /// The `n` results of `batch`, in UID order.
+    pub async fn collect(&mut self, batch: u64, n: usize) -> anyhow::Result<Vec<(u32, Item)>> {
+        let mut out = self.early.remove(&batch).unwrap_or_default();
         while out.len() < n {
             match self.results.recv().await {
-                Some(r) => out.push(r),
+                Some((b, uid, item)) if b == batch => out.push((uid, item)),
+                Some((b, uid, item)) => self.early.entry(b).or_default().push((uid, item)),
                 None => return Err(anyhow!("the parser threads stopped")),
             }
         }
@@ -68,7 +92,7 @@ impl ParsePool {
 
 fn worker(
     rx: &Mutex<mpsc::Receiver<Job>>,
-    tx: &mpsc::UnboundedSender<(u32, Item)>,
+    tx: &mpsc::UnboundedSender<(u64, u32, Item)>,
     settings: &Settings,
 ) {
     loop {
@@ -105,7 +129,7 @@ fn worker(
                 reason: "the parser panicked on this message".into(),
             })
         });
-        if tx.send((uid, item)).is_err() {
+        if tx.send((job.batch, uid, item)).is_err() {
             return;
         }
     }

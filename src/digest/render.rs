@@ -270,9 +270,17 @@ fn facts(r: &LeadReport) -> Vec<Fact> {
     let f = &r.facts;
     let mut out = Vec::new();
     if !f.products.is_empty() {
+        // The same product quoted twice with different case is one product to a reader.
+        let mut seen = BTreeSet::new();
+        let products: Vec<&str> = f
+            .products
+            .iter()
+            .map(String::as_str)
+            .filter(|p| seen.insert(p.to_lowercase()))
+            .collect();
         out.push(Fact {
             label: "product",
-            value: short(&f.products.join(", "), 160),
+            value: short(&products.join(", "), 160),
         });
     }
     if !f.quantities.is_empty() {

@@ -80,6 +80,22 @@ pub enum Command {
     },
     /// Show leadsift on a bundled sample mailbox: no server, no config needed
     Demo,
+    /// The morning digest: print it, or send today's (once a day)
+    #[command(group(clap::ArgGroup::new("mode").required(true).args(["print", "send"])))]
+    Digest {
+        /// Render today's digest to stdout (plain text); nothing is sent or recorded
+        #[arg(long)]
+        print: bool,
+        /// With --print: the HTML part instead of the text
+        #[arg(long, requires = "print")]
+        html: bool,
+        /// Send today's digest now, unless it was already sent today
+        #[arg(long)]
+        send: bool,
+        /// With --send: send again even if today's digest already went out
+        #[arg(long, requires = "send")]
+        force: bool,
+    },
     /// Work with the signal rules in patterns/
     Patterns {
         #[command(subcommand)]
@@ -287,6 +303,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let n = store.rescore_all(&s, now)?;
             writeln!(out, "rescored {n} lead(s)")?;
+        }
+        Command::Digest {
+            print, html, force, ..
+        } => {
+            let s = load(&cli)?;
+            let mut store = open_store(&s)?;
+            if *print {
+                crate::digest::print(&store, &s, now, *html, &mut out)?;
+            } else {
+                let outcome =
+                    runtime()?.block_on(crate::digest::send_today(&s, &mut store, now, *force))?;
+                writeln!(out, "{}", crate::digest::describe(&outcome))?;
+            }
         }
         Command::Demo => {
             crate::demo::run(cli.now, &mut out)?;

@@ -55,5 +55,11 @@ pub fn run(now: Option<DateTime<Utc>>, out: &mut dyn Write) -> anyhow::Result<()
         writeln!(out, "\n--- leadsift explain {} ---", hot.lead)?;
         write!(out, "{}", crate::score::render::explain_text(hot))?;
     }
+    // The morning digest the salespeople would get (the sample's zone: China, +08:00).
+    let digest = crate::digest::fallback_settings(chrono_tz::Asia::Shanghai);
+    let rendered = crate::digest::render_today(&store, &settings, &digest, now)?;
+    writeln!(out, "\n--- leadsift digest --print ---")?;
+    writeln!(out, "Subject: {}\n", rendered.subject)?;
+    write!(out, "{}", rendered.text)?;
     Ok(())
 }

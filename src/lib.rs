@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod digest;
 pub mod extract;
 pub mod import;
 pub mod ingest;

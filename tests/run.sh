@@ -9,6 +9,8 @@ command -v dovecot >/dev/null 2>&1 || need_pkgs+=(dovecot-imapd dovecot-lmtpd)
 [ -x /usr/lib/dovecot/lmtp ] || need_pkgs+=(dovecot-lmtpd)
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || need_pkgs+=(postfix)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# Headless Chromium renders the digest's HTML in tests/digest_render.rs.
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/run.sh: missing packages ${need_pkgs[*]} and not root to install them" >&2

@@ -81,6 +81,34 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 ) STRICT;
 "#,
+    // 3: the daily digest. One regular row per local day (the partial unique index), recorded with
+    // its exact bytes before it is submitted, so a retry after a crash resends the same message
+    // (same Message-ID) and a sent one is never sent again that day. `--force` rows sit beside it.
+    // `token` is the unguessable part of the Message-ID: replies to the digest must quote it.
+    r#"
+CREATE TABLE digests (
+    id              INTEGER PRIMARY KEY,
+    day             TEXT NOT NULL,
+    forced          INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'skipped', 'expired')),
+    message_id      TEXT UNIQUE,
+    token           TEXT UNIQUE,
+    content_hash    TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    envelope_from   TEXT,
+    envelope_to     TEXT,
+    message         BLOB,
+    snapshot        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    claimed_until   INTEGER,
+    last_attempt_at TEXT,
+    last_error      TEXT,
+    sent_at         TEXT
+) STRICT;
+CREATE UNIQUE INDEX digests_one_per_day ON digests (day) WHERE forced = 0;
+CREATE INDEX digests_status_day ON digests (status, day);
+"#,
 ];
 
 /// Runs every migration the database has not seen, each in its own transaction.

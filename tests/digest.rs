@@ -1,0 +1,390 @@
+//! The digest against real servers: Postfix submission (STARTTLS + AUTH through Dovecot's SASL)
+//! delivers over LMTP into the recipient's INBOX, which the test reads back over IMAP. Also the
+//! exactly-once rules across a mail server outage, `--print`, and the schedule on a real store.
+
+#[path = "support/certs.rs"]
+mod certs;
+#[path = "support/dovecot.rs"]
+mod dovecot;
+#[path = "support/postfix.rs"]
+mod postfix;
+#[path = "support/leadsift.rs"]
+mod run;
+#[path = "digest_support/seed.rs"]
+mod seed;
+
+use std::net::TcpStream;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use leadsift::config::Settings;
+use leadsift::store::Store;
+use mail_parser::{MessageParser, MimeHeaders};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        o.status,
+        text(&o.stdout),
+        run::tail(&text(&o.stderr), 30)
+    )
+}
+
+/// A leadsift config with `[smtp]` through the Postfix submission port and `[digest]` to the
+/// Dovecot user.
+fn leadsift_with_smtp(d: &dovecot::Dovecot, submission_port: u16) -> (run::Leadsift, Settings) {
+    let ls = run::Leadsift::new(&[], "");
+    let mut config = std::fs::read_to_string(&ls.config).expect("config");
+    config.push_str(&seed::smtp_digest_config(
+        submission_port,
+        &d.certs.ca,
+        &ls.dir.path().join("imap-password"),
+    ));
+    std::fs::write(&ls.config, config).expect("config");
+    let settings = Settings::load(&ls.config).expect("config loads");
+    (ls, settings)
+}
+
+fn wait_for_messages(d: &dovecot::Dovecot, n: u64, pf: &postfix::Postfix) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.mailbox_status("INBOX").get("messages").copied() != Some(n) {
+        assert!(
+            Instant::now() < deadline,
+            "INBOX never held {n} message(s): {:?}\n{}\n{}",
+            d.mailbox_status("INBOX"),
+            pf.log(),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Every message in INBOX, raw, read over IMAP.
+fn fetch_inbox(d: &dovecot::Dovecot) -> Vec<Vec<u8>> {
+    let mut c = d.client();
+    c.ok("SELECT INBOX");
+    let mut out = Vec::new();
+    for l in c.ok("UID FETCH 1:* (BODY.PEEK[])") {
+        let Some(pos) = l.find("BODY[] {") else {
+            continue;
+        };
+        let rest = &l[pos + "BODY[] {".len()..];
+        let (n, rest) = rest.split_once("}\r\n").expect("literal");
+        let n: usize = n.parse().expect("literal size");
+        out.push(rest.as_bytes()[..n.min(rest.len())].to_vec());
+    }
+    c.logout();
+    out
+}
+
+fn postfix_start(pf: &postfix::Postfix) {
+    let out = std::process::Command::new("postfix")
+        .arg("-c")
+        .arg(&pf.conf_dir)
+        .arg("start")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("postfix start");
+    assert!(out.status.success(), "postfix start: {}", show(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", pf.submission_port)).is_err() {
+        assert!(Instant::now() < deadline, "Postfix did not come back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// (day, status, attempts, Message-ID, token) of each recorded digest.
+type DigestRow = (String, String, i64, Option<String>, Option<String>);
+
+fn digest_rows(ls: &run::Leadsift) -> Vec<DigestRow> {
+    let db = ls.db();
+    let mut st = db
+        .prepare("SELECT day, status, attempts, message_id, token FROM digests ORDER BY id")
+        .expect("prepare");
+    st.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .expect("query")
+    .map(|r| r.expect("row"))
+    .collect()
+}
+
+#[test]
+fn digest_goes_out_exactly_once_across_an_outage() {
+    let d = dovecot::Dovecot::start();
+    let pf = postfix::Postfix::start(&d);
+    let (ls, settings) = leadsift_with_smtp(&d, pf.submission_port);
+    seed::store(&settings, &seed::three_leads());
+
+    // Postfix down: a clear failure, recorded but not as sent, nothing delivered.
+    pf.stop();
+    let out = ls.run(&["--now", seed::NOW, "digest", "--send"]);
+    assert!(!out.status.success(), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("sending the digest for 2026-11-20")
+            && err.contains(&format!("localhost:{}", pf.submission_port))
+            && err.contains("will be retried"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(dovecot::PASSWORD),
+        "the password must not be logged"
+    );
+    let rows = digest_rows(&ls);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].1.as_str(), rows[0].2), ("pending", 1));
+    let first_id = rows[0]
+        .3
+        .clone()
+        .expect("message id recorded before sending");
+    assert_eq!(d.mailbox_status("INBOX").get("messages"), Some(&0));
+    let settings_now: DateTime<Utc> = seed::now();
+    {
+        let store = Store::open(&settings.storage_path).expect("store");
+        assert!(
+            leadsift::digest::due(&store, &settings, settings_now).expect("due"),
+            "an unsent digest is still due"
+        );
+    }
+
+    // Postfix back: the next --send delivers the recorded digest, once.
+    postfix_start(&pf);
+    let out = ls.run(&["--now", "2026-11-20T08:05:00+08:00", "digest", "--send"]);
+    assert!(out.status.success(), "{}\n{}", show(&out), pf.log());
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("sent the digest for 2026-11-20 to sales@example.test")
+            && said.contains(&first_id)
+            && said.contains("attempt 2"),
+        "{said}"
+    );
+    wait_for_messages(&d, 1, &pf);
+    let rows = digest_rows(&ls);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "sent");
+    {
+        let store = Store::open(&settings.storage_path).expect("store");
+        assert!(!leadsift::digest::due(&store, &settings, settings_now).expect("due"));
+    }
+
+    // A third --send says so and sends nothing.
+    let out = ls.run(&["--now", "2026-11-20T09:00:00+08:00", "digest", "--send"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("the digest for 2026-11-20 was already sent"),
+        "{}",
+        show(&out)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(d.mailbox_status("INBOX").get("messages"), Some(&1));
+
+    // What arrived: one multipart/alternative message with both parts and the seeded facts.
+    let raws = fetch_inbox(&d);
+    assert_eq!(raws.len(), 1);
+    let msg = MessageParser::default()
+        .parse(&raws[0])
+        .expect("the digest parses");
+    let token = rows[0].4.clone().expect("token");
+    assert_eq!(token.len(), 32, "128 bits in hex: {token}");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(
+        msg.message_id(),
+        Some(format!("digest.{token}@example.test").as_str())
+    );
+    assert_eq!(format!("<{}>", msg.message_id().unwrap_or("")), first_id);
+    assert_eq!(
+        msg.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    assert!(msg.date().is_some());
+    assert_eq!(
+        msg.subject(),
+        Some("leadsift — 1 hot, 1 nurture, 1 drop — Fri 20 Nov")
+    );
+    let ct = msg.content_type().expect("content type");
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("multipart", Some("alternative"))
+    );
+    assert_eq!(msg.text_body.len(), 1);
+    assert_eq!(msg.html_body.len(), 1);
+    let plain = msg.body_text(0).expect("text part").into_owned();
+    let html = msg.body_html(0).expect("html part").into_owned();
+    assert_ne!(plain, html);
+    assert!(html.contains("<!DOCTYPE html>"));
+    for part in [&plain, &html] {
+        for s in [
+            "Waiting on us",
+            "Hot",
+            "Moved",
+            "Nurture",
+            "Drop",
+            "acme-pumps.example",
+            "li.wei@acme-pumps.example",
+            "submersible pump",
+            "400 pcs",
+            "Sun 20 Dec 2026",
+            "~USD 24,000",
+            "I am the purchasing manager",
+            "bob.garden@gmail.com",
+            "rankrise.example",
+            "seller, not a buyer",
+        ] {
+            assert!(part.contains(s), "{s:?} missing in:\n{part}");
+        }
+    }
+    assert!(plain.contains("USD 60/unit"), "{plain}");
+
+    // --force sends another, with a new Message-ID.
+    let out = ls.run(&[
+        "--now",
+        "2026-11-20T10:00:00+08:00",
+        "digest",
+        "--send",
+        "--force",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    wait_for_messages(&d, 2, &pf);
+    let rows = digest_rows(&ls);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].1, "sent");
+    assert_ne!(rows[0].3, rows[1].3);
+}
+
+#[test]
+fn print_sends_and_records_nothing() {
+    let ls = run::Leadsift::new(&[], "");
+    let settings = Settings::load(&ls.config).expect("config");
+    seed::store(&settings, &seed::three_leads());
+    let out = ls.run(&["--now", seed::NOW, "digest", "--print"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let t = text(&out.stdout);
+    // No [digest] section: the day is UTC's.
+    assert!(
+        t.starts_with("Subject: leadsift — 1 hot, 1 nurture, 1 drop — Fri 20 Nov"),
+        "{t}"
+    );
+    for s in [
+        "== Waiting on us ==",
+        "== Hot ==",
+        "== Moved ==",
+        "== Nurture ==",
+        "== Drop ==",
+    ] {
+        assert!(t.contains(s), "{s} missing:\n{t}");
+    }
+    let out = ls.run(&["--now", seed::NOW, "digest", "--print", "--html"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(text(&out.stdout).starts_with("<!DOCTYPE html>"));
+    assert_eq!(ls.count("SELECT COUNT(*) FROM digests"), 0);
+
+    // Sending without [smtp]: a clear reason, non-zero, nothing recorded.
+    let out = ls.run(&["--now", seed::NOW, "digest", "--send"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no [smtp] section"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(ls.count("SELECT COUNT(*) FROM digests"), 0);
+    // One of --print or --send is required.
+    assert!(!ls.run(&["digest"]).status.success());
+}
+
+#[test]
+fn due_before_and_after_eight_across_a_dst_change() {
+    let ls = run::Leadsift::new(&[], "");
+    let mut config = std::fs::read_to_string(&ls.config).expect("config");
+    config.push_str("\n[digest]\nto = [\"sales@example.test\"]\ntime = \"08:00\"\ntimezone = \"America/New_York\"\n");
+    std::fs::write(&ls.config, config).expect("config");
+    let settings = Settings::load(&ls.config).expect("config");
+    let mut store = Store::open(&settings.storage_path).expect("store");
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    };
+    let due = |store: &Store, s: &str| leadsift::digest::due(store, &settings, at(s)).expect("due");
+
+    // Saturday 31 October 2026, EDT (UTC-4): 08:00 local is 12:00 UTC.
+    assert!(!due(&store, "2026-10-31T11:59:59Z"));
+    assert!(due(&store, "2026-10-31T12:00:00Z"));
+    // Sent that morning: not due again that day, however late.
+    record_sent(&mut store, "2026-10-31");
+    assert!(!due(&store, "2026-10-31T12:00:01Z"));
+    assert!(!due(&store, "2026-11-01T03:59:59Z"), "23:59:59 EDT");
+    // Sunday 1 November: clocks went back at 02:00, now EST (UTC-5): 08:00 local is 13:00 UTC.
+    assert!(!due(&store, "2026-11-01T12:59:59Z"), "07:59:59 EST");
+    assert!(due(&store, "2026-11-01T13:00:00Z"), "08:00 EST");
+    // Missed while the machine was down: still due when it is back the same day…
+    assert!(due(&store, "2026-11-02T04:59:59Z"), "23:59:59 EST");
+    // …but not once the next local day has begun before its own 08:00.
+    assert!(!due(&store, "2026-11-02T05:00:00Z"), "00:00 EST on the 2nd");
+    // Spring: on Sunday 14 March 2027 clocks go forward at 02:00 (EDT again): 08:00 is 12:00 UTC.
+    record_sent(&mut store, "2027-03-13");
+    assert!(!due(&store, "2027-03-14T11:59:59Z"));
+    assert!(due(&store, "2027-03-14T12:00:00Z"));
+}
+
+fn record_sent(store: &mut Store, day: &str) {
+    use leadsift::store::digests::{DigestStatus, NewDigest};
+    let id = store
+        .insert_digest(
+            &NewDigest {
+                day: day.parse().expect("day"),
+                forced: false,
+                status: DigestStatus::Pending,
+                message_id: Some(format!("<digest.{day}@example.test>")),
+                token: Some(day.into()),
+                content_hash: String::new(),
+                subject: String::new(),
+                envelope_from: None,
+                envelope_to: vec![],
+                message: None,
+                snapshot: Default::default(),
+            },
+            Utc::now(),
+        )
+        .expect("insert")
+        .expect("new day");
+    store.mark_digest_sent(id, Utc::now()).expect("mark");
+}
+
+#[test]
+fn an_empty_day_is_skipped_when_configured_and_not_due_again() {
+    let ls = run::Leadsift::new(&[], "");
+    let mut config = std::fs::read_to_string(&ls.config).expect("config");
+    // A closed port: a skipped day must not even try the server.
+    config.push_str(&format!(
+        "\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"plaintext\"\nfrom = \"leadsift <leadsift@example.test>\"\n\n[digest]\nto = [\"sales@example.test\"]\ntimezone = \"Asia/Shanghai\"\nskip_if_empty = true\n",
+        dovecot::free_port()
+    ));
+    std::fs::write(&ls.config, config).expect("config");
+    let out = ls.run(&["--now", seed::NOW, "digest", "--send"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("nothing to report for 2026-11-20"),
+        "{}",
+        show(&out)
+    );
+    let rows = digest_rows(&ls);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "skipped");
+    let settings = Settings::load(&ls.config).expect("config");
+    let store = Store::open(&settings.storage_path).expect("store");
+    assert!(!leadsift::digest::due(&store, &settings, seed::now()).expect("due"));
+    // --force still tries to send one (and fails clearly on the closed port).
+    let out = ls.run(&["--now", seed::NOW, "digest", "--send", "--force"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Connection refused"),
+        "{}",
+        show(&out)
+    );
+}

@@ -30,7 +30,7 @@ pub enum PatternError {
 
 /// Rule matching stops looking past this many bytes of the writer's text: enough for any
 /// inquiry, and it bounds the cost of a pasted log or a spam novel.
-const MAX_SCAN_BYTES: usize = 24 * 1024;
+const MAX_SCAN_BYTES: usize = 16 * 1024;
 
 /// Evidence longer than this is cut at a word boundary.
 const MAX_EVIDENCE_CHARS: usize = 90;
@@ -241,23 +241,21 @@ impl Extractor {
             flags.push(Flag::Bulk);
         }
         // Subject and body rules with a `flag` ("Out of office", "自动回复", "Undelivered Mail").
-        for (scope, idx, set) in &self.rules.sets {
+        for (scope, idx, set) in &self.rules.flag_sets {
             let text = match scope {
                 Scope::Subject => msg.subject.as_str(),
                 Scope::Body | Scope::All => cap(&msg.text, 2048),
                 _ => continue,
             };
             for i in set.matches(text).iter() {
-                let r = &self.rules.rules[idx[i]];
-                if let Some(f) = r.flag {
-                    let f = match f {
-                        FlagKind::AutoReply => Flag::AutoReply,
-                        FlagKind::Bounce => Flag::Bounce,
-                        FlagKind::Bulk => Flag::Bulk,
-                    };
-                    if !flags.contains(&f) {
-                        flags.push(f);
-                    }
+                let f = match self.rules.rules[idx[i]].flag {
+                    Some(FlagKind::AutoReply) => Flag::AutoReply,
+                    Some(FlagKind::Bounce) => Flag::Bounce,
+                    Some(FlagKind::Bulk) => Flag::Bulk,
+                    None => continue,
+                };
+                if !flags.contains(&f) {
+                    flags.push(f);
                 }
             }
         }
@@ -315,6 +313,10 @@ impl Extractor {
                 }
                 for c in r.regex.captures_iter(text).take(20) {
                     let Some(m) = c.get(0) else { continue };
+                    // Body rules share the body+signature scan; their signature matches don't count.
+                    if r.scope == Scope::Body && m.start() >= body.len() {
+                        break;
+                    }
                     if !r.veto.is_empty() {
                         vetoes.push((space, m.start() + off, m.end() + off, ri));
                     }
@@ -328,7 +330,6 @@ impl Extractor {
                             None => continue,
                         },
                     };
-                    // Evidence: the value's own words when the rule matched a longer phrase.
                     hits.push(Hit {
                         rule: ri,
                         space,

@@ -26,6 +26,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
+/// Lazy-DFA cache per regex; the prefilter sets get more so they rarely thrash.
+const DFA_CACHE: usize = 4 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,8 +199,11 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub quotes: Vec<QuoteRule>,
     pub lexicon: Lexicon,
-    /// Per scope: the indices into `rules` and a RegexSet over them, for the prefilter.
+    /// Per scope: the indices into `rules` and a RegexSet over them, for the prefilter. The
+    /// `All` set also holds the `Body` rules.
     pub sets: Vec<(Scope, Vec<usize>, RegexSet)>,
+    /// The same for rules that set a message flag.
+    pub flag_sets: Vec<(Scope, Vec<usize>, RegexSet)>,
     /// One set over every quote-start regex, checked per line.
     pub quote_set: RegexSet,
 }
@@ -241,9 +246,33 @@ fn expand(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     Err("vars nest too deeply (a var refers to itself?)".into())
 }
 
+/// `\b` becomes an ASCII word boundary: Unicode boundaries make the lazy DFA give up on
+/// non-ASCII text (a big slowdown for the RegexSet prefilter), and rules for scripts without
+/// ASCII letters do not use `\b` anyway.
+fn ascii_boundaries(re: &str) -> String {
+    let mut out = String::with_capacity(re.len());
+    let mut chars = re.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('b') => out.push_str(r"(?-u:\b)"),
+                Some(n) => {
+                    out.push(c);
+                    out.push(n);
+                }
+                None => out.push(c),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn compile(re: &str) -> Result<Regex, regex::Error> {
-    regex::RegexBuilder::new(re)
+    regex::RegexBuilder::new(&ascii_boundaries(re))
         .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(DFA_CACHE)
         .build()
 }
 
@@ -392,22 +421,27 @@ fn build(
         }
     }
 
-    let mut sets = Vec::new();
-    for scope in [
-        Scope::Body,
-        Scope::Signature,
-        Scope::Subject,
-        Scope::Attachments,
-        Scope::All,
-    ] {
-        let idx: Vec<usize> = (0..rules.len())
-            .filter(|&i| rules[i].scope == scope)
-            .collect();
+    // Body and All rules share one set over body+signature (the body is scanned once; body-only
+    // matches in the signature are dropped by the caller). Flag rules get their own small sets.
+    let group = |want: &dyn Fn(&Rule) -> bool| -> Result<(Vec<usize>, RegexSet), PatternError> {
+        let idx: Vec<usize> = (0..rules.len()).filter(|&i| want(&rules[i])).collect();
         let set = regex::RegexSetBuilder::new(idx.iter().map(|&i| rules[i].regex.as_str()))
             .size_limit(REGEX_SIZE_LIMIT * 8)
+            .dfa_size_limit(DFA_CACHE * 16)
             .build()
-            .map_err(|e| PatternError::Invalid(format!("rule set for {scope:?}: {e}")))?;
+            .map_err(|e| PatternError::Invalid(format!("rule set: {e}")))?;
+        Ok((idx, set))
+    };
+    let mut sets = Vec::new();
+    let mut flag_sets = Vec::new();
+    for scope in [Scope::All, Scope::Signature, Scope::Subject, Scope::Attachments] {
+        let in_scope = |r: &Rule| r.scope == scope || (scope == Scope::All && r.scope == Scope::Body);
+        let (idx, set) = group(&|r: &Rule| r.flag.is_none() && in_scope(r))?;
         sets.push((scope, idx, set));
+        let (idx, set) = group(&|r: &Rule| r.flag.is_some() && in_scope(r))?;
+        if !idx.is_empty() {
+            flag_sets.push((scope, idx, set));
+        }
     }
     let quote_set = regex::RegexSetBuilder::new(quotes.iter().map(|q| q.regex.as_str()))
         .size_limit(REGEX_SIZE_LIMIT * 4)
@@ -418,6 +452,7 @@ fn build(
         quotes,
         lexicon: lex,
         sets,
+        flag_sets,
         quote_set,
     })
 }

@@ -197,6 +197,13 @@ const PER_MESSAGE_VALUE_KINDS: &[&str] = &["deal_value", "below_min_order"];
 /// A risk total at or above this is a strong scam sign: drop, whatever else the lead says.
 const STRONG_RISK: f64 = 3.0;
 
+/// Fit signal kinds that state a product mismatch outright.
+/// (Not `product_mismatch`: that one only says no catalogue phrase was found in a message.)
+const MISMATCH_KINDS: &[&str] = &["product_mismatch_stated", "not_our_line"];
+
+/// Up to this many units, an unpriced order from a free-mail sender is private-size.
+const PRIVATE_ORDER_UNITS: f64 = 10.0;
+
 /// Orders below this share of the minimum order value are dropped.
 const FAR_BELOW_MIN: f64 = 0.5;
 
@@ -231,6 +238,7 @@ pub fn score_lead(
     let mut best: BTreeMap<(Dimension, String), Contribution> = BTreeMap::new();
     let mut facts = Facts::default();
     let mut seller = None;
+    let mut fishing = None;
     for m in msgs.iter().filter(|m| m.is_human_inbound()) {
         // Order value is judged per lead (quantities and prices often come in different
         // messages), so the extractor's per-message estimate is not counted here.
@@ -258,11 +266,18 @@ pub fn score_lead(
                 subject: Some(m.subject.clone()),
             };
             let key = (s.dimension, s.rule.clone());
-            match best.get(&key) {
-                Some(old) if old.raw.abs() >= c.raw.abs() => {}
-                _ => {
-                    best.insert(key, c);
-                }
+            // A rule that fired both ways (e.g. catalogue: our product named in one message, none
+            // in a short follow-up) counts for its positive finding: a match seen once stays seen.
+            let better = match best.get(&key) {
+                None => true,
+                Some(old) if (old.raw > 0.0) != (c.raw > 0.0) => c.raw > 0.0,
+                Some(old) => c.raw.abs() > old.raw.abs(),
+            };
+            if better {
+                best.insert(key, c);
+            }
+            if s.kind == "price_fishing" && fishing.is_none() {
+                fishing = Some(s.evidence.clone());
             }
             if SELLER_KINDS.contains(&s.kind.as_str()) && seller.is_none() {
                 seller = Some(s.evidence.clone());
@@ -390,10 +405,35 @@ pub fn score_lead(
             .max_by(|a, b| a.points.total_cmp(&b.points))
             .map(|c| c.evidence.clone())
     };
+    let worst = |d: Dimension| {
+        contributions
+            .iter()
+            .filter(|c| c.dimension == d && c.points < 0.0)
+            .min_by(|a, b| a.points.total_cmp(&b.points))
+            .map(|c| c.evidence.clone())
+    };
+    // The buyer says outright that the goods are not ours ("only solar panels, not lights").
+    let not_our_line = contributions.iter().any(|c| {
+        c.dimension == Dimension::Fit && c.points < 0.0 && MISMATCH_KINDS.contains(&c.kind.as_str())
+    });
     let solid = [Dimension::Budget, Dimension::Authority, Dimension::Timeline]
         .iter()
         .filter(|d| v(**d) >= 3.5)
         .count();
+    // A handful of pieces for a private person: not worth an exporter's time, unless a price or a
+    // decision-maker says otherwise.
+    let units: f64 = facts.quantities.iter().map(|q| q.amount).sum();
+    let presents_a_business = contributions
+        .iter()
+        .any(|c| c.dimension == Dimension::Fit && c.points > 0.0 && c.kind != "product_match");
+    let private_order = (lead.contains('@')
+        && !presents_a_business
+        && facts.quantities.len() <= 2
+        && units > 0.0
+        && units <= PRIVATE_ORDER_UNITS
+        && facts.money.is_empty()
+        && v(Dimension::Authority) < 3.5)
+        .then_some(units);
     let class = if risk_total >= STRONG_RISK || scorecard.risk >= 4 {
         reasons.push(format!(
             "risk {}: {}",
@@ -406,6 +446,22 @@ pub fn score_lead(
         Class::Drop
     } else if let Some(r) = far_below_min {
         reasons.push(r);
+        Class::Drop
+    } else if v(Dimension::Fit) < 1.5 && not_our_line {
+        reasons.push(format!(
+            "not our product line: \"{}\"",
+            worst(Dimension::Fit).unwrap_or_default()
+        ));
+        Class::Drop
+    } else if let (Some(e), true, 0) = (&fishing, facts.quantities.is_empty(), solid) {
+        reasons.push(format!(
+            "price fishing: \"{e}\", no quantity, nothing on budget, authority or timeline"
+        ));
+        Class::Drop
+    } else if let Some(units) = private_order {
+        reasons.push(format!(
+            "a private-size order ({units} units) from a free-mail sender with no company, no price and no decision-maker"
+        ));
         Class::Drop
     } else if f64::from(score) < scoring.drop_threshold {
         reasons.push(format!(

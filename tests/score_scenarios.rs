@@ -663,3 +663,179 @@ fn order_value_is_estimated_per_lead_across_messages() {
         Some(25_000.0)
     );
 }
+
+#[test]
+fn stated_product_mismatch_price_fishing_and_private_orders_are_dropped() {
+    let s = settings("");
+    let now = "2026-11-20T08:00:00+08:00";
+    // "We only need solar panels, not pumps": the buyer says the goods are not ours.
+    let mismatch = vec![
+        sig(Dimension::Need, "quantity", 2.0, "1,240 pcs"),
+        sig(
+            Dimension::Fit,
+            "product_mismatch_stated",
+            -2.0,
+            "we only need solar panels and inverters",
+        ),
+        sig(Dimension::Fit, "product_mismatch", -3.0, "1,240 pcs"),
+    ];
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "e@solar.example",
+            mismatch,
+        )],
+        now,
+        &s,
+    );
+    let l = lead(&r, "solar.example");
+    assert_eq!(l.class, Class::Drop);
+    assert!(
+        l.reasons[0].starts_with("not our product line"),
+        "{:?}",
+        l.reasons
+    );
+
+    // "All models, lowest price, quantity depends on price".
+    let fishing = vec![
+        sig(Dimension::Need, "product_match", 1.0, "street light"),
+        sig(Dimension::Risk, "price_fishing", 1.5, "all models"),
+        sig(Dimension::Budget, "target_price", 1.5, "too high"),
+    ];
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "ali@gmail.com",
+            fishing.clone(),
+        )],
+        now,
+        &s,
+    );
+    assert_eq!(
+        lead(&r, "ali@gmail.com").class,
+        Class::Drop,
+        "{:?}",
+        lead(&r, "ali@gmail.com").reasons
+    );
+    // The same words from a buyer who also names quantities are a negotiation, not fishing.
+    let mut with_qty = fishing;
+    with_qty.push(Signal {
+        value: Some(Value::Quantity {
+            amount: 800.0,
+            unit: "pcs".into(),
+        }),
+        ..sig(Dimension::Need, "quantity", 2.0, "800 pcs")
+    });
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "ali@gmail.com",
+            with_qty,
+        )],
+        now,
+        &s,
+    );
+    assert_ne!(lead(&r, "ali@gmail.com").class, Class::Drop);
+
+    // Six floodlights for a garage, paid by PayPal, from a free-mail address: private-size.
+    let garage = vec![
+        Signal {
+            value: Some(Value::Quantity {
+                amount: 6.0,
+                unit: "pcs".into(),
+            }),
+            ..sig(Dimension::Need, "quantity", 2.0, "6 refletores")
+        },
+        sig(Dimension::Fit, "product_match", 2.0, "refletores"),
+        sig(Dimension::Budget, "payment_terms", 1.0, "PayPal"),
+    ];
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "jorge@hotmail.com",
+            garage.clone(),
+        )],
+        now,
+        &s,
+    );
+    let l = lead(&r, "jorge@hotmail.com");
+    assert_eq!(l.class, Class::Drop);
+    assert!(
+        l.reasons[0].contains("private-size order"),
+        "{:?}",
+        l.reasons
+    );
+    // A trading company writing from qq.com about 5 sets is a business, not a private buyer.
+    let mut company = garage;
+    company.push(sig(
+        Dimension::Fit,
+        "buyer_type",
+        1.0,
+        "我司是上海恒通国际贸易有限公司",
+    ));
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "wang@qq.com",
+            company,
+        )],
+        now,
+        &s,
+    );
+    assert_ne!(lead(&r, "wang@qq.com").class, Class::Drop);
+}
+
+#[test]
+fn a_catalogue_match_in_one_message_outweighs_its_absence_in_a_follow_up() {
+    let s = settings("");
+    let msgs = [
+        Msg::inbound(
+            1,
+            "q@b",
+            "2026-11-16T09:00:00+00:00",
+            "p@buyer.example",
+            vec![sig(Dimension::Fit, "product_match", 2.0, "solar pump")],
+        ),
+        Msg::ours(
+            2,
+            "r@o",
+            "2026-11-16T12:00:00+00:00",
+            "p@buyer.example",
+            vec!["q@b"],
+        ),
+        Msg::inbound(
+            3,
+            "q2@b",
+            "2026-11-17T09:00:00+00:00",
+            "p@buyer.example",
+            vec![Signal {
+                rule: "test.product_match".into(),
+                ..sig(
+                    Dimension::Fit,
+                    "product_mismatch",
+                    -3.0,
+                    "send lowest price",
+                )
+            }],
+        )
+        .replying(vec!["q@b", "r@o"]),
+    ];
+    let r = run(&msgs, "2026-11-18T08:00:00+00:00", &s);
+    let fit: Vec<_> = lead(&r, "buyer.example")
+        .contributions
+        .iter()
+        .filter(|c| c.dimension == Dimension::Fit)
+        .map(|c| c.evidence.clone())
+        .collect();
+    assert_eq!(fit, ["solar pump"]);
+}

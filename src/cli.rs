@@ -38,6 +38,8 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// The daemon: watch every account (IMAP IDLE), score new mail, send the digest when due
+    Run,
     /// Import .eml files, mbox files and directories of them
     Import {
         #[arg(required = true)]
@@ -204,6 +206,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Run => {
+            drop(out);
+            return crate::daemon::run(&config_path(&cli), cli.now);
+        }
         Command::Import { paths } => {
             let s = load(&cli)?;
             let mut store = open_store(&s)?;
@@ -222,8 +228,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let s = load(&cli)?;
             let store = open_store(&s)?;
             let st = store.status()?;
+            let daemon_accounts = crate::daemon::state::account_states(&store)?;
+            let last_digest = crate::daemon::state::last_digest(&store)?;
             if *json {
-                serde_json::to_writer_pretty(&mut out, &st)?;
+                let mut doc = serde_json::to_value(&st)?;
+                if let Some(o) = doc.as_object_mut() {
+                    o.insert(
+                        "daemon".into(),
+                        serde_json::json!({ "accounts": daemon_accounts }),
+                    );
+                    o.insert("last_digest".into(), serde_json::to_value(&last_digest)?);
+                }
+                serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
             } else {
                 for a in &st.accounts {
@@ -251,6 +267,38 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "total: {} messages stored, {} failed",
                     st.messages, st.failed
                 )?;
+                for a in &daemon_accounts {
+                    let detail = match a.state.as_str() {
+                        "backing_off" => format!(
+                            "backing off until {}{}",
+                            a.retry_at.as_deref().unwrap_or("?"),
+                            a.last_error
+                                .as_deref()
+                                .map(|e| format!(", last error: {e}"))
+                                .unwrap_or_default()
+                        ),
+                        other => format!("{other} since {}", a.since),
+                    };
+                    writeln!(
+                        out,
+                        "daemon: {}: {detail}; last sync {}",
+                        a.account,
+                        a.last_sync.as_deref().unwrap_or("never")
+                    )?;
+                }
+                match &last_digest {
+                    Some(d) => writeln!(
+                        out,
+                        "last digest: {} {}{}",
+                        d.day,
+                        d.status,
+                        d.sent_at
+                            .as_deref()
+                            .map(|t| format!(" at {t}"))
+                            .unwrap_or_default()
+                    )?,
+                    None => writeln!(out, "last digest: none")?,
+                }
             }
         }
         Command::Extract { file, json } => {

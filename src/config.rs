@@ -127,6 +127,18 @@ pub struct Settings {
     pub extractor: Arc<Extractor>,
     pub smtp: Option<Smtp>,
     pub digest: Option<DigestSettings>,
+    pub daemon: DaemonSettings,
+}
+
+/// `[daemon]`: how `leadsift run` watches the accounts.
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    /// Servers without IDLE, and every folder but the watched one, are checked this often.
+    pub poll_interval: std::time::Duration,
+    /// IDLE is re-issued this often so a dead link is noticed.
+    pub idle_renew: std::time::Duration,
+    /// After this many rejected logins in a row the account waits the longest backoff.
+    pub max_login_failures: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -281,6 +293,16 @@ impl Settings {
             ));
         }
 
+        let daemon = DaemonSettings {
+            poll_interval: std::time::Duration::from_secs(
+                raw.daemon.poll_interval_secs.unwrap_or(60).max(1),
+            ),
+            idle_renew: std::time::Duration::from_secs(
+                raw.daemon.idle_renew_secs.unwrap_or(240).max(1),
+            ),
+            max_login_failures: raw.daemon.max_login_failures.unwrap_or(3).max(1),
+        };
+
         let scoring = raw
             .scoring
             .validate()
@@ -417,6 +439,7 @@ impl Settings {
             extractor: Arc::new(extractor),
             smtp,
             digest,
+            daemon,
         })
     }
 }

@@ -67,6 +67,17 @@ pub async fn sync_once(
     reports
 }
 
+/// One pass over one account's folders on its own connection (for the daemon, which calls it
+/// on every wake-up). Logs in, syncs every folder and the Sent folder, logs out.
+pub async fn sync_account_pass(
+    settings: &Arc<Settings>,
+    account: &Account,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> AccountReport {
+    sync_account(settings, account, store, now).await
+}
+
 async fn sync_account(
     settings: &Arc<Settings>,
     account: &Account,

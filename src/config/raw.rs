@@ -24,6 +24,17 @@ pub struct RawConfig {
     pub scoring: RawScoring,
     pub smtp: Option<RawSmtp>,
     pub digest: Option<RawDigest>,
+    #[serde(default)]
+    pub daemon: RawDaemon,
+}
+
+/// `[daemon]`: how `leadsift run` watches the accounts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub poll_interval_secs: Option<u64>,
+    pub idle_renew_secs: Option<u64>,
+    pub max_login_failures: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

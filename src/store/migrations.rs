@@ -109,6 +109,19 @@ CREATE TABLE digests (
 CREATE UNIQUE INDEX digests_one_per_day ON digests (day) WHERE forced = 0;
 CREATE INDEX digests_status_day ON digests (status, day);
 "#,
+    // 4: the daemon's view of each account, for `leadsift status`: connected, or backing off until
+    // a time with the last error; when the last full pass over its folders finished.
+    r#"
+CREATE TABLE account_state (
+    account       TEXT PRIMARY KEY,
+    state         TEXT NOT NULL CHECK (state IN ('connecting', 'connected', 'backing_off', 'stopped')),
+    since         TEXT NOT NULL,
+    retry_at      TEXT,
+    last_error    TEXT,
+    login_failures INTEGER NOT NULL DEFAULT 0,
+    last_sync     TEXT
+) STRICT;
+"#,
 ];
 
 /// Runs every migration the database has not seen, each in its own transaction.

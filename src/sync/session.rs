@@ -503,3 +503,90 @@ mod tests {
         assert_eq!(uid_set(&[]), "");
     }
 }
+
+/// How one IMAP IDLE ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleEnd {
+    /// The server reported a change (EXISTS, EXPUNGE, FETCH, …).
+    NewData,
+    /// The wait ran out: time to re-issue IDLE (or to poll other folders).
+    Timeout,
+    /// `stop` resolved (shutdown or reload).
+    Stopped,
+}
+
+impl ImapSession {
+    /// IDLE on the folder selected last (EXAMINE it first) until the server reports a change,
+    /// `wait` passes, or `stop` resolves; then DONE. The socket's read timeout (the per-operation
+    /// `timeout`) stays on, so one wait is capped at three quarters of it — a dead link shows up
+    /// as a timeout within `timeout` either way. Consumes the session because async-imap's IDLE
+    /// does; gives it back unless the connection broke.
+    pub async fn idle<S>(
+        self,
+        wait: Duration,
+        stop: S,
+    ) -> (Option<ImapSession>, anyhow::Result<IdleEnd>)
+    where
+        S: Future<Output = ()>,
+    {
+        let ImapSession {
+            inner,
+            host,
+            timeout,
+            capabilities,
+            selected,
+            broken,
+        } = self;
+        if broken {
+            return (
+                None,
+                Err(anyhow!(
+                    "IDLE: the connection to {host} is no longer usable"
+                )),
+            );
+        }
+        let wait = wait
+            .min(timeout.saturating_mul(3) / 4)
+            .max(Duration::from_secs(1));
+        let mut handle = inner.idle();
+        if let Err(e) = timed(timeout, "IDLE", handle.init()).await {
+            return (None, Err(e));
+        }
+        let end = {
+            let (fut, interrupt) = handle.wait_with_timeout(wait);
+            tokio::pin!(fut);
+            tokio::pin!(stop);
+            let r = tokio::select! {
+                r = &mut fut => r.map(|r| match r {
+                    async_imap::extensions::idle::IdleResponse::NewData(_) => IdleEnd::NewData,
+                    async_imap::extensions::idle::IdleResponse::Timeout => IdleEnd::Timeout,
+                    // Not caused by us: the stream ended.
+                    async_imap::extensions::idle::IdleResponse::ManualInterrupt => IdleEnd::NewData,
+                }),
+                _ = tokio::time::sleep(wait + Duration::from_secs(1)) => Ok(IdleEnd::Timeout),
+                () = &mut stop => Ok(IdleEnd::Stopped),
+            };
+            drop(interrupt);
+            r
+        };
+        let end = match end {
+            Ok(e) => e,
+            Err(e) => return (None, Err(anyhow::Error::new(e).context("IDLE"))),
+        };
+        match timed(timeout, "IDLE DONE", handle.done()).await {
+            Ok(inner) => {
+                let mut s = ImapSession {
+                    inner,
+                    host,
+                    timeout,
+                    capabilities,
+                    selected,
+                    broken: false,
+                };
+                s.drain_unsolicited();
+                (Some(s), Ok(end))
+            }
+            Err(e) => (None, Err(e)),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! One account's loop: connect a watching session, sync every folder (on its own connection,
+//! through [`crate::sync::sync_account_pass`]) and score, then IDLE on the first inbound folder
+//! (or poll when the server has no IDLE) and sync again on every wake-up and at least every
+//! `poll_interval`. Any error drops the session and reconnects after a jittered exponential
+//! backoff (1 s doubling to 5 min); rejected logins back off to the maximum after
+//! `max_login_failures` in a row.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use rand::Rng;
+use tracing::{debug, info, warn};
+
+use super::{Shared, state};
+use crate::config::{Account, Settings};
+use crate::sync::session::{IdleEnd, ImapSession};
+use crate::sync::{describe, sync_account_pass};
+
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The backoff after `failures` consecutive failures (≥ 1), ±20 % jitter, within the bounds.
+pub fn backoff(failures: u32) -> Duration {
+    let base = BACKOFF_MIN
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_MAX);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    base.mul_f64(jitter).clamp(BACKOFF_MIN, BACKOFF_MAX)
+}
+
+/// Was this a rejected login (NO to LOGIN), rather than a network fault?
+fn is_auth_rejected(e: &anyhow::Error) -> bool {
+    let login = e
+        .chain()
+        .any(|c| c.to_string().starts_with("logging in as"));
+    let no = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<async_imap::error::Error>(),
+            Some(async_imap::error::Error::No(_))
+        )
+    });
+    login && no
+}
+
+enum Failure {
+    Login(anyhow::Error),
+    Other(anyhow::Error),
+}
+
+pub async fn run(shared: &Arc<Shared>, name: &str) {
+    let who = format!("account:{name}");
+    let mut failures: u32 = 0;
+    let mut login_failures: u32 = 0;
+    let mut capped_logged = false;
+    loop {
+        if shared.stopping() {
+            break;
+        }
+        let settings = shared.settings();
+        let Some(account) = settings.accounts.iter().find(|a| a.name == name).cloned() else {
+            info!(account = name, "no longer configured: stopping its loop");
+            return;
+        };
+        record(shared, name, "connecting", None, None, login_failures).await;
+        match watch(
+            shared,
+            &settings,
+            &account,
+            &who,
+            &mut failures,
+            &mut login_failures,
+        )
+        .await
+        {
+            Ok(()) => break,
+            Err(f) => {
+                failures += 1;
+                let (e, wait) = match f {
+                    Failure::Login(e) => {
+                        login_failures += 1;
+                        let max = settings.daemon.max_login_failures;
+                        if login_failures >= max {
+                            if !capped_logged {
+                                warn!(
+                                    account = name,
+                                    failures = login_failures,
+                                    "the server rejected the login {login_failures} times in a row; retrying every {} s until the credentials are fixed: {}",
+                                    BACKOFF_MAX.as_secs(),
+                                    describe(&e)
+                                );
+                                capped_logged = true;
+                            }
+                            (e, BACKOFF_MAX)
+                        } else {
+                            (e, backoff(failures))
+                        }
+                    }
+                    Failure::Other(e) => (e, backoff(failures)),
+                };
+                let msg = describe(&e);
+                if !capped_logged || login_failures == 0 {
+                    warn!(
+                        account = name,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "{msg}"
+                    );
+                }
+                let until = shared.clock.now()
+                    + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
+                record(
+                    shared,
+                    name,
+                    "backing_off",
+                    Some(until),
+                    Some(&msg),
+                    login_failures,
+                )
+                .await;
+                if !shared.sleep(&who, wait).await {
+                    break;
+                }
+            }
+        }
+    }
+    record(shared, name, "stopped", None, None, login_failures).await;
+}
+
+async fn record(
+    shared: &Shared,
+    name: &str,
+    st: &str,
+    retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    error: Option<&str>,
+    login_failures: u32,
+) {
+    let now = shared.clock.now();
+    let store = shared.store.lock().await;
+    if let Err(e) = state::set_state(&store, name, st, now, retry_at, error, login_failures) {
+        warn!(account = name, "cannot record the account state: {e:#}");
+    }
+}
+
+/// One connected stretch: returns Ok only on shutdown.
+async fn watch(
+    shared: &Arc<Shared>,
+    settings: &Arc<Settings>,
+    account: &Account,
+    who: &str,
+    failures: &mut u32,
+    login_failures: &mut u32,
+) -> Result<(), Failure> {
+    let name = account.name.as_str();
+    let timeout = settings.sync.timeout;
+    let mut session = ImapSession::connect(account, timeout).await.map_err(|e| {
+        if is_auth_rejected(&e) {
+            Failure::Login(e)
+        } else {
+            Failure::Other(e)
+        }
+    })?;
+    *login_failures = 0;
+    let folder = account
+        .folders
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "INBOX".to_string());
+    let can_idle = session.has_capability("IDLE");
+    info!(account = name, folder = %folder, idle = can_idle, "connected");
+    record(shared, name, "connected", None, None, 0).await;
+
+    let mut last_pass: Option<Instant> = None;
+    let mut wake = true;
+    loop {
+        shared.beat(who);
+        if shared.stopping() {
+            session.logout().await;
+            return Ok(());
+        }
+        // Settings may have been reloaded: a changed account reconnects with the new ones.
+        let current = shared.settings();
+        let poll = current.daemon.poll_interval;
+        let due = last_pass.is_none_or(|t| t.elapsed() >= poll);
+        if wake || due {
+            pass(shared, &current, name).await.map_err(Failure::Other)?;
+            *failures = 0;
+            last_pass = Some(Instant::now());
+            // Anything that arrived during the pass? EXAMINE shows UIDNEXT; compare with the mark.
+            let sel = session.examine(&folder).await.map_err(Failure::Other)?;
+            let mark = {
+                let store = shared.store.lock().await;
+                store
+                    .folder_state(name, &folder)
+                    .map_err(Failure::Other)?
+                    .map_or(0, |s| s.last_uid)
+            };
+            if sel.uid_next.is_some_and(|n| n.saturating_sub(1) > mark) {
+                debug!(account = name, folder = %folder, mark, "more mail arrived during the pass");
+                wake = true;
+                continue;
+            }
+        }
+        if !current.accounts.iter().any(|a| a.name == name) {
+            session.logout().await;
+            return Ok(());
+        }
+        let until_poll = poll.saturating_sub(last_pass.map_or(poll, |t| t.elapsed()));
+        let wait = current
+            .daemon
+            .idle_renew
+            .min(until_poll)
+            .max(Duration::from_secs(1));
+        if can_idle {
+            let (back, r) = session.idle(wait, shared.stopped()).await;
+            let end = r.map_err(Failure::Other)?;
+            let Some(s) = back else {
+                return Err(Failure::Other(anyhow!("IDLE ended without a session")));
+            };
+            session = s;
+            debug!(account = name, folder = %folder, ?end, "IDLE ended");
+            match end {
+                IdleEnd::NewData => wake = true,
+                IdleEnd::Timeout => wake = false,
+                IdleEnd::Stopped => {
+                    session.logout().await;
+                    return Ok(());
+                }
+            }
+        } else {
+            if !shared.sleep(who, wait).await {
+                session.logout().await;
+                return Ok(());
+            }
+            wake = false;
+        }
+    }
+}
+
+/// One sync pass over the account's folders, then scoring, holding the store.
+async fn pass(shared: &Arc<Shared>, settings: &Arc<Settings>, name: &str) -> anyhow::Result<()> {
+    let Some(account) = settings.accounts.iter().find(|a| a.name == name) else {
+        return Ok(());
+    };
+    let now = shared.clock.now();
+    let mut store = shared.store.lock().await;
+    let t0 = Instant::now();
+    let report = sync_account_pass(settings, account, &mut store, now).await;
+    if let Err(e) = store.refresh_leads(settings, now) {
+        warn!(account = name, "scoring failed: {e:#}");
+    }
+    if report.error.is_none() {
+        let _ = state::set_last_sync(&store, name, now);
+    }
+    drop(store);
+    debug!(
+        account = name,
+        stored = report.outcome.stored,
+        ms = t0.elapsed().as_millis() as u64,
+        "pass done"
+    );
+    match report.error {
+        None => Ok(()),
+        Some(e) => Err(anyhow!("sync: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert!(backoff(1) >= BACKOFF_MIN && backoff(1) <= Duration::from_millis(1200));
+        let b4 = backoff(4);
+        assert!(b4 >= Duration::from_millis(6400) && b4 <= Duration::from_millis(9600));
+        assert!(backoff(30) <= BACKOFF_MAX);
+        assert!(backoff(30) >= Duration::from_secs(240));
+    }
+}

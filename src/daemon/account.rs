@@ -62,7 +62,10 @@ pub async fn run(shared: &Arc<Shared>, name: &str) {
             info!(account = name, "no longer configured: stopping its loop");
             return;
         };
-        record(shared, name, "connecting", None, None, login_failures).await;
+        // While retrying, the state stays `backing_off` with its error, so `status` names it.
+        if failures == 0 {
+            record(shared, name, "connecting", None, None, login_failures).await;
+        }
         match watch(
             shared,
             &settings,

@@ -227,10 +227,10 @@ impl Settings {
                 )));
             }
             let ca_file = a.ca_file.as_deref().map(resolve);
-            if let Some(ca) = &ca_file {
-                if let Err(e) = std::fs::metadata(ca) {
-                    return Err(invalid(format!("{label}: ca_file {}: {e}", ca.display())));
-                }
+            if let Some(ca) = &ca_file
+                && let Err(e) = std::fs::metadata(ca)
+            {
+                return Err(invalid(format!("{label}: ca_file {}: {e}", ca.display())));
             }
             accounts.push(Account {
                 port: a.port.unwrap_or(match tls {
@@ -354,10 +354,10 @@ impl Settings {
                     }
                 };
                 let ca_file = m.ca_file.as_deref().map(resolve);
-                if let Some(ca) = &ca_file {
-                    if let Err(e) = std::fs::metadata(ca) {
-                        return Err(invalid(format!("{label} ca_file {}: {e}", ca.display())));
-                    }
+                if let Some(ca) = &ca_file
+                    && let Err(e) = std::fs::metadata(ca)
+                {
+                    return Err(invalid(format!("{label} ca_file {}: {e}", ca.display())));
                 }
                 if m.from.parse::<lettre::message::Mailbox>().is_err() {
                     return Err(invalid(format!(

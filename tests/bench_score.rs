@@ -39,17 +39,17 @@ fn signals(i: usize) -> Vec<Signal> {
             ..s(Dimension::Budget, "money", 1.0, "USD 40/pc")
         },
     ];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         v.push(s(Dimension::Authority, "decider", 1.5, "I am the owner"));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         v.push(s(Dimension::Risk, "advance_fee", 3.0, "registration fee"));
     }
     v
 }
 
 fn message(lead: usize, n: usize, start: DateTime<Utc>) -> Item {
-    let inbound = n % 2 == 0;
+    let inbound = n.is_multiple_of(2);
     let (from, to) = if inbound {
         (
             format!("buyer{lead}@company{lead}.example"),

@@ -63,11 +63,11 @@ pub fn analyse(msgs: &[&MessageView], now: DateTime<Utc>) -> History {
         }
     }
     h.waiting_since = first_unanswered;
-    if let Some(ours) = last_ours {
-        if last_human.is_none_or(|h| h < ours) {
-            let days = working_hours_between(ours.with_timezone(&Utc), now) / 24.0;
-            h.silent_since_ours = Some((ours, days));
-        }
+    if let Some(ours) = last_ours
+        && last_human.is_none_or(|h| h < ours)
+    {
+        let days = working_hours_between(ours.with_timezone(&Utc), now) / 24.0;
+        h.silent_since_ours = Some((ours, days));
     }
     h
 }
@@ -123,21 +123,21 @@ pub fn contributions(h: &History, decay: f64) -> Vec<Contribution> {
             None,
         ));
     }
-    if let Some((ours, days)) = h.silent_since_ours {
-        if days >= 5.0 {
-            // Silence is itself a recency fact: not decayed.
-            out.push(contribution(
-                -0.5,
-                1.0,
-                "history.silence",
-                format!(
-                    "no answer to our message of {} for {:.0} working days",
-                    ours.format("%Y-%m-%d"),
-                    days
-                ),
-                Some(ours),
-            ));
-        }
+    if let Some((ours, days)) = h.silent_since_ours
+        && days >= 5.0
+    {
+        // Silence is itself a recency fact: not decayed.
+        out.push(contribution(
+            -0.5,
+            1.0,
+            "history.silence",
+            format!(
+                "no answer to our message of {} for {:.0} working days",
+                ours.format("%Y-%m-%d"),
+                days
+            ),
+            Some(ours),
+        ));
     }
     out
 }

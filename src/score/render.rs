@@ -40,8 +40,8 @@ pub fn leads_table(reports: &[LeadReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<8} {:>5}  {:<32} {:<13} {:>4}  {:<10} {:<4} {}",
-        "CLASS", "SCORE", "LEAD", "N B A T E F R", "MSGS", "LAST IN", "WAIT", "WHY"
+        "{:<8} {:>5}  {:<32} {:<13} {:>4}  {:<10} {:<4} WHY",
+        "CLASS", "SCORE", "LEAD", "N B A T E F R", "MSGS", "LAST IN", "WAIT"
     );
     for r in reports {
         let c = &r.scorecard;

@@ -96,31 +96,74 @@ impl Store {
         let max_id = views.iter().map(|v| v.id).max().unwrap_or(0);
         let tx = self.conn.transaction()?;
         // Most memberships do not change between rescores: write only the difference.
-        let mut old: HashSet<(String, i64)> = HashSet::new();
+        let mut old: HashMap<String, HashSet<i64>> = HashMap::new();
         {
             let mut stmt = tx.prepare("SELECT lead, message FROM message_leads")?;
             for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                old.insert(row?);
+                let (lead, id) = row?;
+                old.entry(lead).or_default().insert(id);
             }
         }
+        // Scoring and serialising are pure: spread them over the cores, then write in order.
+        let ordered: Vec<(&String, &Vec<usize>)> = groups.iter().collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let chunk = ordered.len().div_ceil(workers).max(1);
+        let scored: Vec<anyhow::Result<Vec<(LeadReport, String)>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ordered
+                .chunks(chunk)
+                .map(|part| {
+                    let views = &views;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(lead, idx)| {
+                                let ms: Vec<&MessageView> =
+                                    idx.iter().map(|&i| &views[i]).collect();
+                                let report = score::score_lead(lead, &ms, settings, now);
+                                let json = serde_json::to_string(&report)?;
+                                Ok((report, json))
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a scoring thread panicked")))
+                })
+                .collect()
+        });
         {
             let mut ins =
                 tx.prepare_cached("INSERT INTO message_leads (lead, message) VALUES (?1, ?2)")?;
-            for (lead, idx) in &groups {
-                let ms: Vec<&MessageView> = idx.iter().map(|&i| &views[i]).collect();
-                let report =
-                    score::score_lead(lead, &ms, settings, now);
-                upsert_report(&tx, &report, now)?;
-                for m in &ms {
-                    if !old.remove(&(lead.clone(), m.id)) {
-                        ins.execute(params![lead, m.id])?;
+            let mut upsert = tx.prepare_cached(UPSERT_REPORT)?;
+            for part in scored {
+                for (report, json) in part? {
+                    upsert.execute(params![
+                        report.lead,
+                        report.class.as_str(),
+                        report.score,
+                        json,
+                        now.to_rfc3339()
+                    ])?;
+                    let mut known = old.get_mut(&report.lead);
+                    for &i in groups_index(&ordered, &report.lead) {
+                        let id = views[i].id;
+                        if !known.as_mut().is_some_and(|k| k.remove(&id)) {
+                            ins.execute(params![report.lead, id])?;
+                        }
                     }
                 }
             }
             let mut del =
                 tx.prepare_cached("DELETE FROM message_leads WHERE lead = ?1 AND message = ?2")?;
-            for (lead, id) in &old {
-                del.execute(params![lead, id])?;
+            for (lead, ids) in &old {
+                for id in ids {
+                    del.execute(params![lead, id])?;
+                }
             }
         }
         // Leads that no longer exist (e.g. a domain became ours).
@@ -260,16 +303,24 @@ impl Store {
     }
 }
 
+const UPSERT_REPORT: &str =
+    "INSERT INTO leads (lead, class, score, report, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (lead) DO UPDATE SET class = ?2, score = ?3, report = ?4, updated_at = ?5";
+
+/// The message indices of `lead` in the groups (sorted by lead, as a BTreeMap yields them).
+fn groups_index<'a>(groups: &'a [(&String, &Vec<usize>)], lead: &str) -> &'a [usize] {
+    groups
+        .binary_search_by(|(l, _)| l.as_str().cmp(lead))
+        .map(|i| groups[i].1.as_slice())
+        .unwrap_or(&[])
+}
+
 fn upsert_report(
     tx: &Transaction<'_>,
     report: &LeadReport,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO leads (lead, class, score, report, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (lead) DO UPDATE SET class = ?2, score = ?3, report = ?4, updated_at = ?5",
-    )?
-    .execute(params![
+    tx.prepare_cached(UPSERT_REPORT)?.execute(params![
         report.lead,
         report.class.as_str(),
         report.score,

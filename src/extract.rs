@@ -32,6 +32,9 @@ pub enum PatternError {
 /// inquiry, and it bounds the cost of a pasted log or a spam novel.
 const MAX_SCAN_BYTES: usize = 16 * 1024;
 
+/// Amounts under this (USD) are read as unit prices when estimating the deal value.
+const UNIT_PRICE_BELOW_USD: f64 = 2000.0;
+
 /// Evidence longer than this is cut at a word boundary.
 const MAX_EVIDENCE_CHARS: usize = 90;
 
@@ -83,7 +86,11 @@ fn is_cjk(c: char) -> bool {
 /// "campanas", "светильники"); CJK phrases match as substrings, which is how those scripts work.
 /// Returns (matcher with leading boundary, var body without it: rules put their own boundary).
 fn catalogue_pattern(products: &[String]) -> Option<(String, String)> {
-    let mut ps: Vec<&str> = products.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
+    let mut ps: Vec<&str> = products
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
     if ps.is_empty() {
         return None;
     }
@@ -102,7 +109,11 @@ fn catalogue_pattern(products: &[String]) -> Option<(String, String)> {
     let mut stems = Vec::new();
     for p in &ps {
         let last_latin = p.chars().last().is_some_and(is_latin_word_char);
-        let last_len = p.split_whitespace().last().map(|w| w.chars().count()).unwrap_or(0);
+        let last_len = p
+            .split_whitespace()
+            .last()
+            .map(|w| w.chars().count())
+            .unwrap_or(0);
         if !last_latin {
             cjk.push(esc(p));
         } else if last_len <= 3 {
@@ -112,15 +123,23 @@ fn catalogue_pattern(products: &[String]) -> Option<(String, String)> {
         }
         // For counts, the head word of a longer phrase names the item too ("campanas" for
         // "campana LED").
-        if let Some(first) = p.split_whitespace().next() {
-            if p.contains(' ') && first.chars().count() >= 6 && first.chars().all(is_latin_word_char) {
-                stems.push(regex::escape(first));
-            }
+        if let Some(first) = p.split_whitespace().next()
+            && p.contains(' ')
+            && first.chars().count() >= 6
+            && first.chars().all(is_latin_word_char)
+        {
+            stems.push(regex::escape(first));
         }
     }
     stems.sort();
     stems.dedup();
-    let join = |v: &Vec<String>| if v.is_empty() { r"[^\s\S]".to_string() } else { v.join("|") };
+    let join = |v: &Vec<String>| {
+        if v.is_empty() {
+            r"[^\s\S]".to_string()
+        } else {
+            v.join("|")
+        }
+    };
     let latin_tail = r"(?:$|[^\w])";
     let bare = format!(
         r"(?:{})|(?:{})s?{latin_tail}|(?:{}|{})\p{{L}}{{0,4}}{latin_tail}",
@@ -352,7 +371,7 @@ impl Extractor {
         hits.retain(|h| {
             !vetoes.iter().any(|&(space, s, e, ri)| {
                 let v = &self.rules.rules[ri];
-                if space != h.space || ri == h.rule || !v.veto.iter().any(|k| *k == h.signal.kind) {
+                if space != h.space || ri == h.rule || !v.veto.contains(&h.signal.kind) {
                     return false;
                 }
                 match v.veto_scope {
@@ -566,22 +585,20 @@ impl Extractor {
                 );
             }
         }
-        let _ = push;
-        if free {
-            if let Some(claim) = signals
+        if free
+            && let Some(claim) = signals
                 .iter()
                 .find(|s| s.kind == "org_claim")
                 .map(|s| s.evidence.clone())
-            {
-                signals.push(Signal {
-                    dimension: Dimension::Risk,
-                    kind: "freemail_org_claim".into(),
-                    weight: 3.0,
-                    evidence: format!("{claim} (from {})", from.address),
-                    value: None,
-                    rule: "header.freemail_org_claim".into(),
-                });
-            }
+        {
+            signals.push(Signal {
+                dimension: Dimension::Risk,
+                kind: "freemail_org_claim".into(),
+                weight: 3.0,
+                evidence: format!("{claim} (from {})", from.address),
+                value: None,
+                rule: "header.freemail_org_claim".into(),
+            });
         }
     }
 
@@ -600,13 +617,14 @@ impl Extractor {
                 currency,
                 per_unit,
             }) = &s.value
+                && let Some(usd) = values::to_usd(*amount, currency, lex)
             {
-                if let Some(usd) = values::to_usd(*amount, currency, lex) {
-                    if *per_unit {
-                        unit_prices.push(usd)
-                    } else {
-                        totals.push(usd)
-                    }
+                // A target price is usually written without "/pc"; a small amount next to
+                // counted items is a unit price, not an order total.
+                if *per_unit || usd < UNIT_PRICE_BELOW_USD {
+                    unit_prices.push(usd)
+                } else {
+                    totals.push(usd)
                 }
             }
         }
@@ -729,7 +747,15 @@ pub mod cli {
     ) -> anyhow::Result<ExitCode> {
         // A small demonstration catalogue so the `{product}` examples have something to match.
         let business = Business {
-            products: ["high bay", "floodlight", "campana LED", "projecteur LED", "refletor LED"].map(String::from).to_vec(),
+            products: [
+                "high bay",
+                "floodlight",
+                "campana LED",
+                "projecteur LED",
+                "refletor LED",
+            ]
+            .map(String::from)
+            .to_vec(),
             min_order_value_usd: 0.0,
         };
         let ex = match super::Extractor::new(&business, user_dir) {

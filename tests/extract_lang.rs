@@ -15,9 +15,28 @@ fn extractor() -> &'static Extractor {
 fn build() -> Extractor {
     let business = Business {
         products: [
-            "LED", "high bay", "floodlight", "street light", "panel light", "工矿灯", "路灯", "投光灯", "路燈", "luminaria",
-            "campana LED", "reflector LED", "refletor", "luminária", "светильник", "прожектор", "projecteur LED", "lampadaire",
-            "Hallenstrahler", "Leuchte", "كشاف", "إنارة",
+            "LED",
+            "high bay",
+            "floodlight",
+            "street light",
+            "panel light",
+            "工矿灯",
+            "路灯",
+            "投光灯",
+            "路燈",
+            "luminaria",
+            "campana LED",
+            "reflector LED",
+            "refletor",
+            "luminária",
+            "светильник",
+            "прожектор",
+            "projecteur LED",
+            "lampadaire",
+            "Hallenstrahler",
+            "Leuchte",
+            "كشاف",
+            "إنارة",
         ]
         .map(String::from)
         .to_vec(),
@@ -57,7 +76,9 @@ fn money(ex: &Extraction) -> Vec<(f64, String)> {
         .iter()
         .filter(|s| s.kind == "money")
         .filter_map(|s| match &s.value {
-            Some(Value::Money { amount, currency, .. }) => Some((*amount, currency.clone())),
+            Some(Value::Money {
+                amount, currency, ..
+            }) => Some((*amount, currency.clone())),
             _ => None,
         })
         .collect()
@@ -103,7 +124,14 @@ fn en_contractor_rfq() {
     assert_eq!(quantities(&ex), q(&[(120.0, "pcs"), (80.0, "pcs")]));
     assert_eq!(money(&ex), vec![(18000.0, "USD".to_string())]);
     assert_eq!(deadlines(&ex), vec![d("2027-01-15")]);
-    for k in ["decision_maker", "title", "payment_terms", "quote_request", "product_match", "company_domain"] {
+    for k in [
+        "decision_maker",
+        "title",
+        "payment_terms",
+        "quote_request",
+        "product_match",
+        "company_domain",
+    ] {
         assert!(has(&ex, k), "{k} missing: {:?}", kinds(&ex));
     }
     assert!(ex.deal_value_usd.is_some_and(|v| v >= 18000.0));
@@ -247,7 +275,10 @@ fn zh_simplified_inquiry() {
     ));
     assert_eq!(quantities(&ex), q(&[(500.0, "sets")]));
     let m = money(&ex);
-    assert!(m.contains(&(45.0, "USD".into())) && m.contains(&(50000.0, "USD".into())), "{m:?}");
+    assert!(
+        m.contains(&(45.0, "USD".into())) && m.contains(&(50000.0, "USD".into())),
+        "{m:?}"
+    );
     assert_eq!(deadlines(&ex), vec![d("2026-12-31")]);
     for k in ["decision_maker", "urgency", "product_match", "target_price"] {
         assert!(has(&ex, k), "{k} missing: {:?}", kinds(&ex));
@@ -317,7 +348,11 @@ fn pt_inquiry() {
     ));
     assert_eq!(quantities(&ex), q(&[(300.0, "pcs")]));
     assert_eq!(deadlines(&ex), vec![d("2026-12-20")]);
-    assert!(money(&ex).contains(&(45000.0, "BRL".into())), "{:?}", money(&ex));
+    assert!(
+        money(&ex).contains(&(45000.0, "BRL".into())),
+        "{:?}",
+        money(&ex)
+    );
     assert!(has(&ex, "decision_maker"));
 }
 
@@ -403,7 +438,12 @@ fn quoted_text_never_counts() {
     ];
     for (i, quote) in styles.iter().enumerate() {
         let body = format!("OK, thanks. Will confirm tomorrow.\n\n{quote}");
-        let ex = run(&mail("b@buyer-co.example", "Mon, 16 Nov 2026 10:00:00 +0000", "Re: offer", &body));
+        let ex = run(&mail(
+            "b@buyer-co.example",
+            "Mon, 16 Nov 2026 10:00:00 +0000",
+            "Re: offer",
+            &body,
+        ));
         assert!(quantities(&ex).is_empty(), "style {i}: {:?}", ex.signals);
         assert!(money(&ex).is_empty(), "style {i}: {:?}", ex.signals);
         assert!(deadlines(&ex).is_empty(), "style {i}: {:?}", ex.signals);
@@ -418,7 +458,11 @@ fn signature_is_kept_apart() {
         "panel lights",
         "Hi,\nplease quote 600 pcs panel light 60x60.\n\nBest regards,\nTom Hughes\nPurchasing Director\nHarbor Supply Ltd\n12 Dock Road, Bristol\nTel: +44 117 000 0000\nwww.harbor-supply.example\n",
     ));
-    let title = ex.signals.iter().find(|s| s.kind == "title").expect("title from signature");
+    let title = ex
+        .signals
+        .iter()
+        .find(|s| s.kind == "title")
+        .expect("title from signature");
     assert!(title.evidence.contains("Purchasing Director"), "{title:?}");
     // Titles in the body text ("our director") are not signature titles.
     assert!(ex.signals.iter().filter(|s| s.kind == "title").count() == 1);
@@ -427,10 +471,19 @@ fn signature_is_kept_apart() {
 #[test]
 fn auto_replies_bounces_and_bulk_carry_no_signals() {
     let cases: [(&str, Flag); 4] = [
-        ("Auto-Submitted: auto-replied\r\nSubject: Automatic reply: RFQ\r\n", Flag::AutoReply),
+        (
+            "Auto-Submitted: auto-replied\r\nSubject: Automatic reply: RFQ\r\n",
+            Flag::AutoReply,
+        ),
         ("Subject: 自动回复：询价\r\n", Flag::AutoReply),
-        ("Subject: Respuesta automática: RE: cotización\r\n", Flag::AutoReply),
-        ("List-Unsubscribe: <mailto:u@x.example>\r\nPrecedence: bulk\r\nSubject: Newsletter\r\n", Flag::Bulk),
+        (
+            "Subject: Respuesta automática: RE: cotización\r\n",
+            Flag::AutoReply,
+        ),
+        (
+            "List-Unsubscribe: <mailto:u@x.example>\r\nPrecedence: bulk\r\nSubject: Newsletter\r\n",
+            Flag::Bulk,
+        ),
     ];
     for (headers, flag) in cases {
         let raw = format!(
@@ -450,7 +503,12 @@ fn auto_replies_bounces_and_bulk_carry_no_signals() {
 fn header_and_attachment_risks() {
     let raw = "From: Hans <hans@dutch-lumen.example>\r\nReply-To: dutch.purchase@yahoo.com\r\nDate: Mon, 16 Nov 2026 10:00:00 +0000\r\nSubject: Order\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPlease see our order.\r\n--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=\"PO_2026.pdf.html\"\r\n\r\n<html></html>\r\n--b\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"RFQ_specs.zip\"\r\n\r\nxx\r\n--b--\r\n";
     let ex = run(raw.as_bytes());
-    for k in ["reply_to_mismatch", "risky_attachment", "double_extension", "archive_order"] {
+    for k in [
+        "reply_to_mismatch",
+        "risky_attachment",
+        "double_extension",
+        "archive_order",
+    ] {
         assert!(has(&ex, k), "{k} missing: {:?}", kinds(&ex));
     }
     // A free-mail sender claiming to be a big company.
@@ -460,7 +518,11 @@ fn header_and_attachment_risks() {
         "order",
         "I am Director of Purchasing at Brookfield Construction Group Inc. We work only on Net 90 open account.\n",
     ));
-    assert!(has(&ex, "freemail_org_claim") && has(&ex, "credit_terms"), "{:?}", kinds(&ex));
+    assert!(
+        has(&ex, "freemail_org_claim") && has(&ex, "credit_terms"),
+        "{:?}",
+        kinds(&ex)
+    );
 }
 
 #[test]
@@ -473,14 +535,20 @@ fn every_signal_has_evidence() {
     ));
     assert!(!ex.signals.is_empty());
     for s in &ex.signals {
-        assert!(!s.evidence.trim().is_empty() && s.evidence.chars().count() <= 100, "{s:?}");
+        assert!(
+            !s.evidence.trim().is_empty() && s.evidence.chars().count() <= 100,
+            "{s:?}"
+        );
     }
 }
 
 // --- charsets ------------------------------------------------------------------------------
 
 fn fixture(name: &str) -> Extraction {
-    let path = format!("{}/tests/fixtures/extract/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/extract/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let raw = std::fs::read(&path).expect("fixture exists");
     run(&raw)
 }
@@ -518,7 +586,11 @@ fn charset_koi8r_and_cp1251() {
 
 #[test]
 fn charset_iso2022jp_and_rfc2047_subjects() {
-    let raw = std::fs::read(format!("{}/tests/fixtures/extract/iso2022jp.eml", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
+    let raw = std::fs::read(format!(
+        "{}/tests/fixtures/extract/iso2022jp.eml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
     let fallback = DateTime::parse_from_rfc3339("2026-11-20T08:00:00+08:00").expect("date");
     let m = leadsift::parse::parse(&raw, fallback, false).expect("parses");
     assert_eq!(m.subject, "見積依頼 LED照明");
@@ -526,8 +598,22 @@ fn charset_iso2022jp_and_rfc2047_subjects() {
     let ex = extractor().extract(&m);
     assert_eq!(quantities(&ex), q(&[(500.0, "pcs")]));
     assert_eq!(money(&ex), vec![(20000.0, "USD".to_string())]);
-    for (name, subject) in [("gbk.eml", "询价：LED路灯 300套"), ("gb2312.eml", "询价：投光灯"), ("big5.eml", "詢價：路燈"), ("koi8r.eml", "Запрос цен: прожекторы")] {
-        let raw = std::fs::read(format!("{}/tests/fixtures/extract/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
-        assert_eq!(leadsift::parse::parse(&raw, fallback, false).expect("parses").subject, subject);
+    for (name, subject) in [
+        ("gbk.eml", "询价：LED路灯 300套"),
+        ("gb2312.eml", "询价：投光灯"),
+        ("big5.eml", "詢價：路燈"),
+        ("koi8r.eml", "Запрос цен: прожекторы"),
+    ] {
+        let raw = std::fs::read(format!(
+            "{}/tests/fixtures/extract/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
+        assert_eq!(
+            leadsift::parse::parse(&raw, fallback, false)
+                .expect("parses")
+                .subject,
+            subject
+        );
     }
 }

@@ -11,7 +11,16 @@ use leadsift::extract::Extractor;
 
 fn business() -> Business {
     Business {
-        products: ["LED", "high bay", "floodlight", "street light", "路灯", "светильник"].map(String::from).to_vec(),
+        products: [
+            "LED",
+            "high bay",
+            "floodlight",
+            "street light",
+            "路灯",
+            "светильник",
+        ]
+        .map(String::from)
+        .to_vec(),
         min_order_value_usd: 5000.0,
     }
 }
@@ -32,10 +41,19 @@ fn builtin_patterns_check_passes() {
 #[test]
 fn binary_patterns_check_passes() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadsift"))
-        .args(["--config", "/nonexistent/leadsift.toml", "patterns", "check"])
+        .args([
+            "--config",
+            "/nonexistent/leadsift.toml",
+            "patterns",
+            "check",
+        ])
         .output()
         .expect("binary runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -73,7 +91,10 @@ no_match = ["USD"]
     assert_eq!(urgent.len(), 1, "{urgent:?}");
     assert_eq!(urgent[0].weight, 3.0);
     let mut out = Vec::new();
-    assert_eq!(leadsift::extract::cli::patterns_check(Some(dir.path()), &mut out).expect("runs"), ExitCode::SUCCESS);
+    assert_eq!(
+        leadsift::extract::cli::patterns_check(Some(dir.path()), &mut out).expect("runs"),
+        ExitCode::SUCCESS
+    );
 }
 
 fn broken(file_text: &str) -> String {
@@ -87,15 +108,29 @@ fn broken(file_text: &str) -> String {
 
 #[test]
 fn broken_user_file_names_file_rule_and_error() {
-    let e = broken("[[rule]]\nid = \"mine.bad\"\ndimension = \"need\"\nregex = '(unclosed'\nmatch = [\"x\"]\n");
-    assert!(e.contains("broken.toml") && e.contains("mine.bad") && e.contains("regex"), "{e}");
-    let e = broken("[[rule]]\nid = \"mine.dim\"\ndimension = \"needs\"\nregex = 'x'\nmatch = [\"x\"]\n");
-    assert!(e.contains("broken.toml") && e.contains("mine.dim") && e.contains("needs"), "{e}");
-    let e = broken("[[rule]]\nid = \"mine.val\"\ndimension = \"need\"\nvalue = \"quantity\"\nregex = '\\d+'\nmatch = [\"5\"]\n");
+    let e = broken(
+        "[[rule]]\nid = \"mine.bad\"\ndimension = \"need\"\nregex = '(unclosed'\nmatch = [\"x\"]\n",
+    );
+    assert!(
+        e.contains("broken.toml") && e.contains("mine.bad") && e.contains("regex"),
+        "{e}"
+    );
+    let e = broken(
+        "[[rule]]\nid = \"mine.dim\"\ndimension = \"needs\"\nregex = 'x'\nmatch = [\"x\"]\n",
+    );
+    assert!(
+        e.contains("broken.toml") && e.contains("mine.dim") && e.contains("needs"),
+        "{e}"
+    );
+    let e = broken(
+        "[[rule]]\nid = \"mine.val\"\ndimension = \"need\"\nvalue = \"quantity\"\nregex = '\\d+'\nmatch = [\"5\"]\n",
+    );
     assert!(e.contains("mine.val") && e.contains("(?P<n>"), "{e}");
     let e = broken("[[rule]\nid = 1\n");
     assert!(e.contains("broken.toml"), "{e}");
-    let e = broken("[[rule]]\nid = \"mine.size\"\ndimension = \"need\"\nregex = '\\w{1000}\\w{1000}\\w{1000}'\nmatch = [\"x\"]\n");
+    let e = broken(
+        "[[rule]]\nid = \"mine.size\"\ndimension = \"need\"\nregex = '\\w{1000}\\w{1000}\\w{1000}'\nmatch = [\"x\"]\n",
+    );
     assert!(e.contains("mine.size"), "{e}");
 }
 
@@ -111,18 +146,30 @@ fn failing_user_example_is_reported() {
     let code = leadsift::extract::cli::patterns_check(Some(dir.path()), &mut out).expect("runs");
     let text = String::from_utf8_lossy(&out);
     assert_eq!(code, ExitCode::FAILURE);
-    assert!(text.contains("ex.toml") && text.contains("mine.ex") && text.contains("\"bar\"") && text.contains("\"foo\""), "{text}");
+    assert!(
+        text.contains("ex.toml")
+            && text.contains("mine.ex")
+            && text.contains("\"bar\"")
+            && text.contains("\"foo\""),
+        "{text}"
+    );
 }
 
 fn corpus_dir() -> Option<PathBuf> {
     match std::env::var_os("LEADSIFT_CORPUS_DIR") {
         None => {
-            eprintln!("note: LEADSIFT_CORPUS_DIR is not set; skipping the SpamAssassin corpus (tests/run.sh sets it)");
+            eprintln!(
+                "note: LEADSIFT_CORPUS_DIR is not set; skipping the SpamAssassin corpus (tests/run.sh sets it)"
+            );
             None
         }
         Some(d) => {
             let d = PathBuf::from(d);
-            assert!(d.is_dir(), "LEADSIFT_CORPUS_DIR={} is not a directory", d.display());
+            assert!(
+                d.is_dir(),
+                "LEADSIFT_CORPUS_DIR={} is not a directory",
+                d.display()
+            );
             Some(d)
         }
     }
@@ -136,7 +183,10 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            } else if !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
                 out.push(p);
             }
         }
@@ -149,12 +199,19 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn spamassassin_corpus_never_panics() {
     let Some(dir) = corpus_dir() else { return };
     let files = files_under(&dir);
-    assert!(files.len() > 1000, "corpus at {} looks incomplete ({} files)", dir.display(), files.len());
+    assert!(
+        files.len() > 1000,
+        "corpus at {} looks incomplete ({} files)",
+        dir.display(),
+        files.len()
+    );
     let ex = Extractor::new(&business(), None).expect("rules");
     let (mut parsed, mut flagged, mut with_signals) = (0, 0, 0);
     for f in &files {
         let raw = std::fs::read(f).expect("readable");
-        let Ok(m) = leadsift::parse::parse(&raw, fallback(), false) else { continue };
+        let Ok(m) = leadsift::parse::parse(&raw, fallback(), false) else {
+            continue;
+        };
         parsed += 1;
         let e = ex.extract(&m);
         flagged += usize::from(!e.flags.is_empty());
@@ -164,7 +221,10 @@ fn spamassassin_corpus_never_panics() {
             assert!(s.weight.is_finite());
         }
     }
-    eprintln!("corpus: {} files, {parsed} parsed, {flagged} flagged, {with_signals} with signals", files.len());
+    eprintln!(
+        "corpus: {} files, {parsed} parsed, {flagged} flagged, {with_signals} with signals",
+        files.len()
+    );
     assert!(parsed > files.len() * 9 / 10);
 }
 
@@ -174,15 +234,30 @@ fn spamassassin_corpus_never_panics() {
 #[test]
 #[ignore]
 fn fuzz_parse_extract() {
-    let secs: u64 = std::env::var("LEADSIFT_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let secs: u64 = std::env::var("LEADSIFT_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     let mut seeds: Vec<Vec<u8>> = Vec::new();
-    for dir in ["/work/shared/corpora/mime", "/work/shared/eval/dev/cases", "tests/fixtures/extract"] {
+    for dir in [
+        "/work/shared/corpora/mime",
+        "/work/shared/eval/dev/cases",
+        "tests/fixtures/extract",
+    ] {
         let p = Path::new(dir);
         if p.is_dir() {
-            seeds.extend(files_under(p).into_iter().filter_map(|f| std::fs::read(f).ok()).filter(|b| b.len() < 200_000));
+            seeds.extend(
+                files_under(p)
+                    .into_iter()
+                    .filter_map(|f| std::fs::read(f).ok())
+                    .filter(|b| b.len() < 200_000),
+            );
         }
     }
-    seeds.push(b"From: a@b.example\r\nSubject: x\r\n\r\nNeed 500 pcs by 20 December, USD 5,000.\r\n".to_vec());
+    seeds.push(
+        b"From: a@b.example\r\nSubject: x\r\n\r\nNeed 500 pcs by 20 December, USD 5,000.\r\n"
+            .to_vec(),
+    );
     let ex = Extractor::new(&business(), None).expect("rules");
     // xorshift: deterministic per run, no extra crates.
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -192,7 +267,28 @@ fn fuzz_parse_extract() {
         state ^= state << 17;
         state
     };
-    let interesting: &[&[u8]] = &[b"\r\n", b"\r\n\r\n", b"--", b"=?utf-8?b?", b"?=", b">", b":", b"\xff\xfe", b"\xe4\xb8", b"Content-Type: multipart/mixed; boundary=\"b\"\r\n", b"charset=gbk", b"=\r\n", b"<html>", b"1,2.3", b"\xd0", b"USD ", b"pcs", b"Q9 2027", b"31.02.2027", b"99999999999999999999"];
+    let interesting: &[&[u8]] = &[
+        b"\r\n",
+        b"\r\n\r\n",
+        b"--",
+        b"=?utf-8?b?",
+        b"?=",
+        b">",
+        b":",
+        b"\xff\xfe",
+        b"\xe4\xb8",
+        b"Content-Type: multipart/mixed; boundary=\"b\"\r\n",
+        b"charset=gbk",
+        b"=\r\n",
+        b"<html>",
+        b"1,2.3",
+        b"\xd0",
+        b"USD ",
+        b"pcs",
+        b"Q9 2027",
+        b"31.02.2027",
+        b"99999999999999999999",
+    ];
     let started = std::time::Instant::now();
     let mut runs = 0u64;
     while started.elapsed().as_secs() < secs {
@@ -239,7 +335,10 @@ fn fuzz_parse_extract() {
 #[ignore]
 fn bench_corpus() {
     let Some(dir) = corpus_dir() else { return };
-    let files: Vec<Vec<u8>> = files_under(&dir).into_iter().filter_map(|f| std::fs::read(f).ok()).collect();
+    let files: Vec<Vec<u8>> = files_under(&dir)
+        .into_iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .collect();
     let bytes: usize = files.iter().map(Vec::len).sum();
     let ex = Extractor::new(&business(), None).expect("rules");
     let mut best = f64::MAX;
@@ -262,7 +361,10 @@ fn bench_corpus() {
         }
         parse_only = parse_only.min(t.elapsed().as_secs_f64());
     }
-    println!("PARSE seconds={parse_only:.3} msgs_per_s={:.0}", files.len() as f64 / parse_only);
+    println!(
+        "PARSE seconds={parse_only:.3} msgs_per_s={:.0}",
+        files.len() as f64 / parse_only
+    );
     println!(
         "BENCH messages={} bytes={} seconds={:.3} msgs_per_s={:.0} mb_per_s={:.1} signals={}",
         files.len(),

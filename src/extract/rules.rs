@@ -28,6 +28,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
 /// Lazy-DFA cache per regex; the prefilter sets get more so they rarely thrash.
 const DFA_CACHE: usize = 4 << 20;
+/// Rules per prefilter set.
+const SET_CHUNK: usize = 12;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -434,10 +436,23 @@ fn build(
     };
     let mut sets = Vec::new();
     let mut flag_sets = Vec::new();
-    for scope in [Scope::All, Scope::Signature, Scope::Subject, Scope::Attachments] {
-        let in_scope = |r: &Rule| r.scope == scope || (scope == Scope::All && r.scope == Scope::Body);
-        let (idx, set) = group(&|r: &Rule| r.flag.is_none() && in_scope(r))?;
-        sets.push((scope, idx, set));
+    for scope in [
+        Scope::All,
+        Scope::Signature,
+        Scope::Subject,
+        Scope::Attachments,
+    ] {
+        let in_scope =
+            |r: &Rule| r.scope == scope || (scope == Scope::All && r.scope == Scope::Body);
+        // Small sets: the lazy DFA of one huge overlapping set keeps rebuilding states (bounded
+        // repetitions in many rules multiply), several small ones stay warm.
+        let all: Vec<usize> = (0..rules.len())
+            .filter(|&i| rules[i].flag.is_none() && in_scope(&rules[i]))
+            .collect();
+        for chunk in all.chunks(SET_CHUNK) {
+            let (idx, set) = group(&|r: &Rule| chunk.iter().any(|&i| std::ptr::eq(&rules[i], r)))?;
+            sets.push((scope, idx, set));
+        }
         let (idx, set) = group(&|r: &Rule| r.flag.is_some() && in_scope(r))?;
         if !idx.is_empty() {
             flag_sets.push((scope, idx, set));

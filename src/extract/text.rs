@@ -115,17 +115,19 @@ pub fn split(text: &str, rules: &RuleSet) -> Parts {
     // "-- " is the standard delimiter; otherwise the last sign-off with a short tail.
     if let Some(i) = own.iter().rposition(|l| l.trim_end() == "--") {
         sig_start = Some(i);
-    } else if let Some(i) = own.iter().rposition(|l| is_signoff(l, rules)) {
-        if own.len() - i <= 15 && i > 0 {
-            sig_start = Some(i);
-        }
+    } else if let Some(i) = own.iter().rposition(|l| is_signoff(l, rules))
+        && own.len() - i <= 15
+        && i > 0
+    {
+        sig_start = Some(i);
     }
     if sig_start.is_none() {
         // No sign-off: a short trailing block of name/company lines after a blank line.
-        if let Some(blank) = own.iter().rposition(|l| l.trim().is_empty()) {
-            if blank > 0 && looks_like_signature_block(&own[blank + 1..]) {
-                sig_start = Some(blank + 1);
-            }
+        if let Some(blank) = own.iter().rposition(|l| l.trim().is_empty())
+            && blank > 0
+            && looks_like_signature_block(&own[blank + 1..])
+        {
+            sig_start = Some(blank + 1);
         }
     }
     match sig_start {

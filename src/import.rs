@@ -29,7 +29,10 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
                 .with_context(|| format!("{}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|e| !e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                .filter(|e| {
+                    !e.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
                 .collect();
             entries.sort();
             stack.extend(entries.into_iter().rev());
@@ -57,7 +60,10 @@ fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
             continue;
         }
         let Some(m) = cur.as_mut() else { continue };
-        let unquoted = line.iter().position(|&b| b != b'>').filter(|&n| n > 0 && line[n..].starts_with(b"From "));
+        let unquoted = line
+            .iter()
+            .position(|&b| b != b'>')
+            .filter(|&n| n > 0 && line[n..].starts_with(b"From "));
         match unquoted {
             Some(_) => m.extend_from_slice(&line[1..]),
             None => m.extend_from_slice(line),
@@ -69,7 +75,12 @@ fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-pub fn import(paths: &[PathBuf], settings: &Settings, store: &mut Store, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+pub fn import(
+    paths: &[PathBuf],
+    settings: &Settings,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     let mut batch: Vec<Item> = Vec::new();
     let max = settings.sync.max_message_bytes as usize;
@@ -91,7 +102,11 @@ pub fn import(paths: &[PathBuf], settings: &Settings, store: &mut Store, now: Da
             .and_then(|m| m.modified())
             .map(|t| DateTime::<Utc>::from(t).fixed_offset())
             .unwrap_or_else(|_| now.fixed_offset());
-        let messages = if is_mbox(&bytes) { split_mbox(&bytes) } else { vec![bytes] };
+        let messages = if is_mbox(&bytes) {
+            split_mbox(&bytes)
+        } else {
+            vec![bytes]
+        };
         let many = messages.len() > 1;
         for (i, m) in messages.iter().enumerate() {
             let source = if many {
@@ -121,15 +136,21 @@ pub fn import(paths: &[PathBuf], settings: &Settings, store: &mut Store, now: Da
     Ok(report)
 }
 
-fn flush(store: &mut Store, batch: &mut Vec<Item>, report: &mut ImportReport, now: DateTime<Utc>) -> anyhow::Result<()> {
+fn flush(
+    store: &mut Store,
+    batch: &mut Vec<Item>,
+    report: &mut ImportReport,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
     for item in batch.iter() {
         if let Item::Failure(f) = item {
-            report
-                .failures
-                .push((f.source.clone().unwrap_or_else(|| f.key.clone()), f.reason.clone()));
+            report.failures.push((
+                f.source.clone().unwrap_or_else(|| f.key.clone()),
+                f.reason.clone(),
+            ));
         }
     }
     report.outcome += store.store_batch(None, batch, now)?;

@@ -44,7 +44,10 @@ pub fn prepare(raw: Raw<'_>, settings: &Settings) -> Item {
         }
         Err(e) => {
             let key = match &raw.location {
-                Some(l) => format!("imap:{}/{}/{}/{}", l.account, l.folder, l.uidvalidity, l.uid),
+                Some(l) => format!(
+                    "imap:{}/{}/{}/{}",
+                    l.account, l.folder, l.uidvalidity, l.uid
+                ),
                 None => format!("sha256:{}", raw_hash(raw.bytes)),
             };
             Item::Failure(Failure {

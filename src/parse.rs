@@ -139,10 +139,12 @@ pub fn parse(
         .filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results"))
         .map(|(_, v)| collapse_ws(v))
         .collect();
-    headers.report = msg
-        .root_part()
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")));
+    headers.report = msg.root_part().content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    });
 
     let subject = msg.subject().map(collapse_ws).unwrap_or_default();
     let from = msg.from().and_then(|a| first_mailbox(a));
@@ -152,7 +154,14 @@ pub fn parse(
 
     let mut text = String::new();
     for i in 0..msg.text_body_count().min(MAX_PARTS) {
-        if let Some(t) = msg.body_text(i) {
+        // HTML bodies go through our own pass first, so table cells and blocks stay apart.
+        let part_text = match msg.text_part(i as u32) {
+            Some(part) if part.is_text_html() => {
+                part.text_contents().map(|h| html_to_text(h).into())
+            }
+            _ => msg.body_text(i),
+        };
+        if let Some(t) = part_text {
             if !text.is_empty() {
                 text.push_str("\n\n");
             }
@@ -163,7 +172,7 @@ pub fn parse(
         }
     }
     if text.trim().is_empty() {
-        // HTML-only mail where body_text gave nothing, e.g. an HTML part marked as attachment.
+        // HTML-only mail where the text bodies gave nothing, e.g. an HTML part marked as attachment.
         if let Some(h) = msg.body_html(0) {
             text = html_to_text(&h);
         }
@@ -214,7 +223,11 @@ pub fn parse(
 }
 
 fn clean_id(id: &str) -> String {
-    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 fn id_list(v: &HeaderValue<'_>) -> Vec<String> {
@@ -285,25 +298,20 @@ pub fn bound(mut s: String, max: usize) -> String {
     s
 }
 
-/// Crude HTML → text for the rare case mail-parser's own conversion yields nothing.
+/// HTML → text with mail-parser's converter, after marking where cells, rows and blocks end:
+/// the converter itself only breaks lines at `<br>` and `</p>`, which glues `<td>5000K</td><td>2,500
+/// pcs</td>` into "5000K2,500 pcs".
 fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&nbsp;", " ")
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
+    static BLOCK_END: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)</(?:tr|div|li|h[1-6]|table|blockquote|ul|ol)\s*>|<(?:tr|li|div|table)(?:\s[^>]*)?>")
+            .unwrap_or_else(|_| unreachable!("constant regex"))
+    });
+    static CELL_END: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)</t[dh]\s*>").unwrap_or_else(|_| unreachable!("constant regex"))
+    });
+    let marked = BLOCK_END.replace_all(html, "$0<br>");
+    let marked = CELL_END.replace_all(&marked, "$0 &nbsp; ");
+    mail_parser::decoders::html::html_to_text(&marked)
 }
 
 #[cfg(test)]
@@ -340,7 +348,10 @@ mod tests {
         assert_eq!(m.date, fallback());
         assert!(!m.date_from_header);
         // Same bytes, same identity.
-        assert_eq!(parse(raw, fallback(), false).unwrap().message_id, m.message_id);
+        assert_eq!(
+            parse(raw, fallback(), false).unwrap().message_id,
+            m.message_id
+        );
     }
 
     #[test]
@@ -350,6 +361,24 @@ mod tests {
         assert!(m.text.contains("Need"), "{}", m.text);
         assert!(m.text.contains("400"), "{}", m.text);
         assert!(!m.text.contains("<b>"));
+    }
+
+    #[test]
+    fn html_table_cells_stay_apart() {
+        let raw = b"From: a@b.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<table><tr><td>5000K</td><td>2,500 pcs</td></tr><tr><td>IP66</td><td>600 pcs</td></tr></table><div>Delivery: January</div>\r\n";
+        let m = parse(raw, fallback(), false).unwrap();
+        assert!(
+            m.text.contains("5000K") && m.text.contains("2,500 pcs"),
+            "{:?}",
+            m.text
+        );
+        assert!(!m.text.contains("5000K2,500"), "{:?}", m.text);
+        assert!(!m.text.contains("IP66600"), "{:?}", m.text);
+        assert!(
+            m.text.contains("\nDelivery: January") || m.text.contains("pcs \nDelivery"),
+            "{:?}",
+            m.text
+        );
     }
 
     #[test]

@@ -460,7 +460,8 @@ pub fn score_lead(
         Class::Drop
     } else if let Some(units) = private_order {
         reasons.push(format!(
-            "a private-size order ({units} units) from a free-mail sender with no company, no price and no decision-maker"
+            "a private-size order ({units} unit{}) from a free-mail sender with no company, no price and no decision-maker",
+            if units == 1.0 { "" } else { "s" }
         ));
         Class::Drop
     } else if f64::from(score) < scoring.drop_threshold {

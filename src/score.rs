@@ -191,6 +191,9 @@ fn baseline(d: Dimension) -> f64 {
 /// Signal kinds that mean "this sender sells to us, not buys from us".
 const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
 
+/// Signal kinds that mean "this sender will not buy": a student, a school project, research only.
+const NON_BUYER_KINDS: &[&str] = &["not_buying"];
+
 /// The extractor's own per-message order estimate; scoring makes a per-lead one instead.
 const PER_MESSAGE_VALUE_KINDS: &[&str] = &["deal_value", "below_min_order"];
 
@@ -238,6 +241,7 @@ pub fn score_lead(
     let mut best: BTreeMap<(Dimension, String), Contribution> = BTreeMap::new();
     let mut facts = Facts::default();
     let mut seller = None;
+    let mut non_buyer = None;
     let mut fishing = None;
     for m in msgs.iter().filter(|m| m.is_human_inbound()) {
         // Order value is judged per lead (quantities and prices often come in different
@@ -278,6 +282,9 @@ pub fn score_lead(
             }
             if s.kind == "price_fishing" && fishing.is_none() {
                 fishing = Some(s.evidence.clone());
+            }
+            if NON_BUYER_KINDS.contains(&s.kind.as_str()) && non_buyer.is_none() {
+                non_buyer = Some(s.evidence.clone());
             }
             if SELLER_KINDS.contains(&s.kind.as_str()) && seller.is_none() {
                 seller = Some(s.evidence.clone());
@@ -443,6 +450,9 @@ pub fn score_lead(
         Class::Drop
     } else if let Some(e) = seller {
         reasons.push(format!("a seller, not a buyer: \"{e}\""));
+        Class::Drop
+    } else if let Some(e) = non_buyer {
+        reasons.push(format!("not a buyer: \"{e}\""));
         Class::Drop
     } else if let Some(r) = far_below_min {
         reasons.push(r);

@@ -839,3 +839,31 @@ fn a_catalogue_match_in_one_message_outweighs_its_absence_in_a_follow_up() {
         .collect();
     assert_eq!(fit, ["solar pump"]);
 }
+
+#[test]
+fn a_student_is_not_a_buyer() {
+    let s = settings("");
+    let signals = vec![
+        sig(Dimension::Need, "product_match", 1.0, "solar water pumps"),
+        sig(
+            Dimension::Need,
+            "not_buying",
+            -3.0,
+            "doing a school project",
+        ),
+    ];
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "sofia@gmail.com",
+            signals,
+        )],
+        "2026-11-20T08:00:00+08:00",
+        &s,
+    );
+    let l = lead(&r, "sofia@gmail.com");
+    assert_eq!(l.class, Class::Drop);
+    assert!(l.reasons[0].starts_with("not a buyer"), "{:?}", l.reasons);
+}

@@ -151,6 +151,49 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// What every server section ([[account]], [smtp]) must satisfy: no inline password, a known TLS
+/// mode, and plaintext only to a loopback host. Returns the TLS mode.
+fn check_server(
+    text: &str,
+    host: &str,
+    tls: &str,
+    password: Option<&toml::Spanned<toml::Value>>,
+) -> Result<TlsMode, String> {
+    if let Some(p) = password {
+        return Err(format!(
+            "line {}: `password` is not allowed in the config file (it would sit in plain text); use one of `password_file = \"/etc/leadsift/…-password\"`, `password_command = \"...\"` or `password_credential = \"…-password\"` (systemd LoadCredential)",
+            raw::line_of(text, p.span().start)
+        ));
+    }
+    let tls = raw::parse_tls(tls)?;
+    if tls == TlsMode::Plaintext && !is_loopback_host(host) {
+        return Err(format!(
+            "tls = \"plaintext\" is only allowed to a loopback host, not {host:?}; use \"implicit\" or \"starttls\""
+        ));
+    }
+    Ok(tls)
+}
+
+/// Exactly one of the three password keys, read now so a missing secret fails at start.
+fn read_secret(
+    file: Option<PathBuf>,
+    command: Option<String>,
+    credential: Option<String>,
+) -> Result<Secret, String> {
+    SecretSource::from_keys(file, command, credential)?
+        .resolve()
+        .map_err(|m| format!("password: {m}"))
+}
+
+fn check_ca_file(ca_file: Option<&Path>) -> Result<(), String> {
+    if let Some(ca) = ca_file
+        && let Err(e) = std::fs::metadata(ca)
+    {
+        return Err(format!("ca_file {}: {e}", ca.display()));
+    }
+    Ok(())
+}
+
 /// True for `localhost`, 127.0.0.0/8 and ::1: the only hosts plaintext may go to.
 pub fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
@@ -199,39 +242,21 @@ impl Settings {
             if !names.insert(a.name.clone()) {
                 return Err(invalid(format!("{label}: duplicate account name")));
             }
-            if let Some(p) = &a.password {
-                return Err(invalid(format!(
-                    "line {}: {label}: `password` is not allowed in the config file (it would sit in plain text); use one of `password_file = \"/etc/leadsift/imap-password\"`, `password_command = \"...\"` or `password_credential = \"imap-password\"` (systemd LoadCredential)",
-                    raw::line_of(text, p.span().start)
-                )));
-            }
-            let tls = raw::parse_tls(&a.tls).map_err(|m| invalid(format!("{label}: {m}")))?;
-            if tls == TlsMode::Plaintext && !is_loopback_host(&a.host) {
-                return Err(invalid(format!(
-                    "{label}: tls = \"plaintext\" is only allowed to a loopback host, not {:?}; use \"implicit\" or \"starttls\"",
-                    a.host
-                )));
-            }
-            let source = SecretSource::from_keys(
+            let tls = check_server(text, &a.host, &a.tls, a.password.as_ref())
+                .map_err(|m| invalid(format!("{label}: {m}")))?;
+            let password = read_secret(
                 a.password_file.as_deref().map(resolve),
                 a.password_command.clone(),
                 a.password_credential.clone(),
             )
             .map_err(|m| invalid(format!("{label}: {m}")))?;
-            let password = source
-                .resolve()
-                .map_err(|m| invalid(format!("{label}: password: {m}")))?;
             if a.folders.is_empty() {
                 return Err(invalid(format!(
                     "{label}: `folders` must name at least one folder"
                 )));
             }
             let ca_file = a.ca_file.as_deref().map(resolve);
-            if let Some(ca) = &ca_file
-                && let Err(e) = std::fs::metadata(ca)
-            {
-                return Err(invalid(format!("{label}: ca_file {}: {e}", ca.display())));
-            }
+            check_ca_file(ca_file.as_deref()).map_err(|m| invalid(format!("{label}: {m}")))?;
             accounts.push(Account {
                 port: a.port.unwrap_or(match tls {
                     TlsMode::Implicit => 993,
@@ -312,33 +337,19 @@ impl Settings {
             None => None,
             Some(m) => {
                 let label = "[smtp]";
-                if let Some(p) = &m.password {
-                    return Err(invalid(format!(
-                        "line {}: {label}: `password` is not allowed in the config file; use `password_file`, `password_command` or `password_credential`",
-                        raw::line_of(text, p.span().start)
-                    )));
-                }
-                let tls = raw::parse_tls(&m.tls).map_err(|e| invalid(format!("{label} {e}")))?;
-                if tls == TlsMode::Plaintext && !is_loopback_host(&m.host) {
-                    return Err(invalid(format!(
-                        "{label} tls = \"plaintext\" is only allowed to a loopback host, not {:?}",
-                        m.host
-                    )));
-                }
+                let tls = check_server(text, &m.host, &m.tls, m.password.as_ref())
+                    .map_err(|e| invalid(format!("{label}: {e}")))?;
                 let any_secret = m.password_file.is_some()
                     || m.password_command.is_some()
                     || m.password_credential.is_some();
                 let credentials = match (&m.username, any_secret) {
                     (Some(user), true) => {
-                        let source = SecretSource::from_keys(
+                        let secret = read_secret(
                             m.password_file.as_deref().map(resolve),
                             m.password_command.clone(),
                             m.password_credential.clone(),
                         )
-                        .map_err(|e| invalid(format!("{label} {e}")))?;
-                        let secret = source
-                            .resolve()
-                            .map_err(|e| invalid(format!("{label} password: {e}")))?;
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
                         Some((user.clone(), secret))
                     }
                     (None, false) => None,
@@ -354,11 +365,7 @@ impl Settings {
                     }
                 };
                 let ca_file = m.ca_file.as_deref().map(resolve);
-                if let Some(ca) = &ca_file
-                    && let Err(e) = std::fs::metadata(ca)
-                {
-                    return Err(invalid(format!("{label} ca_file {}: {e}", ca.display())));
-                }
+                check_ca_file(ca_file.as_deref()).map_err(|e| invalid(format!("{label}: {e}")))?;
                 if m.from.parse::<lettre::message::Mailbox>().is_err() {
                     return Err(invalid(format!(
                         "{label} from = {:?} is not a mailbox like \"leadsift <leadsift@ourco.example>\"",

@@ -544,12 +544,7 @@ impl Extractor {
     }
 
     fn header_signals(&self, msg: &ParsedMessage, signals: &mut Vec<Signal>) {
-        let lex = &self.rules.lexicon;
-        let is_free = |domain: &str| {
-            lex.freemail
-                .iter()
-                .any(|f| domain == f || domain.ends_with(&format!(".{f}")))
-        };
+        let is_free = |domain: &str| self.is_free_mail(domain);
         let mut push = |dimension, kind: &str, weight, evidence: String| {
             signals.push(Signal {
                 dimension,
@@ -838,6 +833,17 @@ pub mod cli {
 impl Extractor {
     /// Converts an amount to USD with the patterns' fixed rates (scoring estimates a lead's
     /// order value across its messages with the same rates extraction uses).
+    /// A consumer mail provider from the patterns' `freemail` list (subdomains included); scoring
+    /// makes each such sender a lead of its own.
+    pub fn is_free_mail(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        self.rules
+            .lexicon
+            .freemail
+            .iter()
+            .any(|f| domain == *f || domain.ends_with(&format!(".{f}")))
+    }
+
     pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {
         values::to_usd(amount, currency, &self.rules.lexicon)
     }

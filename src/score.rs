@@ -660,7 +660,7 @@ pub fn score_all(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
-    let groups = group::group(messages, &settings.me);
+    let groups = group::group(messages, settings);
     let mut out: Vec<LeadReport> = groups
         .iter()
         .map(|(lead, idx)| {

@@ -122,7 +122,7 @@ fn bench_rescore_and_incremental() {
     let views = store.message_views().unwrap();
     let load = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let groups = leadsift::score::group::group(&views, &settings.me);
+    let groups = leadsift::score::group::group(&views, &settings);
     let grouping = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let reports = leadsift::score::score_all(&views, &settings, now);

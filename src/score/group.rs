@@ -4,82 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::MessageView;
-use crate::config::Me;
+use crate::config::Settings;
 use crate::store::Direction;
 
-/// Consumer mail providers: each address there is its own lead. Kept short and well known; the
-/// patterns' free-mail list (a fit signal) may be longer.
-pub const FREE_MAIL: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "hotmail.com",
-    "live.com",
-    "msn.com",
-    "yahoo.com",
-    "yahoo.co.uk",
-    "yahoo.co.in",
-    "yahoo.com.br",
-    "ymail.com",
-    "aol.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "gmx.com",
-    "gmx.de",
-    "gmx.net",
-    "web.de",
-    "t-online.de",
-    "mail.com",
-    "proton.me",
-    "protonmail.com",
-    "zoho.com",
-    "yandex.ru",
-    "yandex.com",
-    "ya.ru",
-    "mail.ru",
-    "bk.ru",
-    "inbox.ru",
-    "list.ru",
-    "rambler.ru",
-    "qq.com",
-    "foxmail.com",
-    "163.com",
-    "126.com",
-    "yeah.net",
-    "sina.com",
-    "sina.cn",
-    "sohu.com",
-    "aliyun.com",
-    "139.com",
-    "naver.com",
-    "hanmail.net",
-    "rediffmail.com",
-    "libero.it",
-    "orange.fr",
-    "laposte.net",
-    "free.fr",
-    "wanadoo.fr",
-    "terra.com.br",
-    "uol.com.br",
-    "bol.com.br",
-    "hotmail.fr",
-    "hotmail.es",
-    "outlook.es",
-    "outlook.fr",
-    "hotmail.de",
-    "yahoo.fr",
-    "yahoo.es",
-    "yahoo.de",
-];
-
-pub fn is_free_mail(domain: &str) -> bool {
-    let d = domain.to_ascii_lowercase();
-    FREE_MAIL.contains(&d.as_str())
-}
-
 /// The lead an address belongs to, or None for our own addresses and non-addresses.
-pub fn lead_key(address: &str, me: &Me) -> Option<String> {
+pub fn lead_key(address: &str, settings: &Settings) -> Option<String> {
+    let me = &settings.me;
+    let is_free_mail = |d: &str| settings.extractor.is_free_mail(d);
     let address = address.trim().to_lowercase();
     let (local, domain) = address.rsplit_once('@')?;
     if local.is_empty() || domain.is_empty() || me.is_ours(&address) {
@@ -199,7 +130,7 @@ pub fn normalise_subject(s: &str) -> String {
 
 /// Lead → indices of its messages (in input order). Flagged mail (auto-replies, bounces, bulk)
 /// never creates a lead; it joins one only through a thread or the same sender.
-pub fn group(messages: &[MessageView], me: &Me) -> BTreeMap<String, Vec<usize>> {
+pub fn group(messages: &[MessageView], settings: &Settings) -> BTreeMap<String, Vec<usize>> {
     let thread = threads(messages);
     let mut leads: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
     let mut thread_leads: HashMap<usize, BTreeSet<String>> = HashMap::new();
@@ -212,7 +143,7 @@ pub fn group(messages: &[MessageView], me: &Me) -> BTreeMap<String, Vec<usize>> 
         if is_system_sender(from) {
             continue;
         }
-        if let Some(key) = lead_key(from, me) {
+        if let Some(key) = lead_key(from, settings) {
             leads.entry(key.clone()).or_default().insert(i);
             thread_leads.entry(thread[i]).or_default().insert(key);
         }
@@ -222,10 +153,10 @@ pub fn group(messages: &[MessageView], me: &Me) -> BTreeMap<String, Vec<usize>> 
         let mut keys: BTreeSet<String> = thread_leads.get(&thread[i]).cloned().unwrap_or_default();
         match m.direction {
             Direction::Out => {
-                keys.extend(m.recipients.iter().filter_map(|r| lead_key(r, me)));
+                keys.extend(m.recipients.iter().filter_map(|r| lead_key(r, settings)));
             }
             Direction::In if m.is_flagged() => {
-                if let Some(k) = m.from.as_deref().and_then(|f| lead_key(f, me)) {
+                if let Some(k) = m.from.as_deref().and_then(|f| lead_key(f, settings)) {
                     keys.insert(k);
                 }
             }

@@ -92,7 +92,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
         let views = self.message_views()?;
-        let groups = group::group(&views, &settings.me);
+        let groups = group::group(&views, settings);
         let max_id = views.iter().map(|v| v.id).max().unwrap_or(0);
         let tx = self.conn.transaction()?;
         // Most memberships do not change between rescores: write only the difference.
@@ -211,16 +211,12 @@ impl Store {
                 "SELECT ml.lead FROM message_leads ml JOIN messages m ON m.id = ml.message WHERE m.message_id = ?1",
             )?;
             for (i, m) in new.iter().enumerate() {
-                keys[i].extend(
-                    m.from
-                        .as_deref()
-                        .and_then(|f| group::lead_key(f, &settings.me)),
-                );
+                keys[i].extend(m.from.as_deref().and_then(|f| group::lead_key(f, settings)));
                 if m.direction == Direction::Out {
                     keys[i].extend(
                         m.recipients
                             .iter()
-                            .filter_map(|r| group::lead_key(r, &settings.me)),
+                            .filter_map(|r| group::lead_key(r, settings)),
                     );
                 }
                 for r in &m.refs {
@@ -263,7 +259,7 @@ impl Store {
                 &[lead, &upto],
             )?;
             candidates.extend(idx.iter().map(|&i| new[i].clone()));
-            let groups = group::group(&candidates, &settings.me);
+            let groups = group::group(&candidates, settings);
             let Some(members) = groups.get(*lead) else {
                 continue;
             };

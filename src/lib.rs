@@ -11,10 +11,7 @@ pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod extract;
-// Temporary until main brings src/feedback.rs (issue 6 foundation): dropped at that merge.
-pub mod feedback {
-    pub mod reply;
-}
+pub mod feedback;
 pub mod import;
 pub mod ingest;
 pub mod parse;

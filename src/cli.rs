@@ -203,7 +203,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let reports = runtime()?.block_on(crate::sync::sync_once(&s, &mut store, now));
             // Scores follow what was committed, even when an account failed.
             store.refresh_leads(&s, now)?;
-            let mut failed = false;
+            // Replies to the digest that scoring found: verified, applied, confirmed by mail.
+            let replies = crate::feedback::confirm::process_digest_replies(&s, &mut store, now);
+            let mut failed = runtime()?.block_on(replies).is_err_and(|e| {
+                eprintln!("replies to the digest: {e:#}");
+                true
+            });
             for r in &reports {
                 match &r.error {
                     None => writeln!(

@@ -6,6 +6,7 @@
 //! an `auto` clears it; a confirmed dimension stays confirmed until withdrawn (`-budget`); `scam` and
 //! `not-scam` replace each other and `clear-risk` removes both.
 
+pub mod confirm;
 pub mod reply;
 
 use std::collections::BTreeMap;

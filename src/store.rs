@@ -2,6 +2,7 @@
 //! from one thread at a time. Every batch of messages and the folder's high-water mark commit in
 //! one transaction, so a crash can lose at most an uncommitted batch, which is fetched again.
 
+pub mod commands;
 pub mod digests;
 pub mod feedback;
 pub mod leads;

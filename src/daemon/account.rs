@@ -251,6 +251,10 @@ async fn pass(shared: &Arc<Shared>, settings: &Arc<Settings>, name: &str) -> any
     if let Err(e) = store.refresh_leads(settings, now) {
         warn!(account = name, "scoring failed: {e:#}");
     }
+    let replies = crate::feedback::confirm::process_digest_replies(settings, &mut store, now);
+    if let Err(e) = replies.await {
+        warn!(account = name, "replies to the digest: {e:#}");
+    }
     if report.error.is_none() {
         let _ = state::set_last_sync(&store, name, now);
     }

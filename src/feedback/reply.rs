@@ -9,12 +9,14 @@
 
 use std::fmt;
 
+use super::Label;
+
 /// One command line of a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// A correction. `label` is the canonical word: `hot` `nurture` `drop` `auto` `scam`
-    /// `not-scam` `+need` `-need` `+budget` … `-timeline`.
-    Correct { label: String, lead: String },
+    /// A correction: `hot` `nurture` `drop` `auto` `scam` `not-scam` `clear-risk`, `+need` to
+    /// confirm a dimension and `-need` to withdraw that (any dimension [`Label::parse`] knows).
+    Correct { label: Label, lead: String },
     /// Send the lead's `explain` text back.
     Why { lead: String },
 }
@@ -30,7 +32,7 @@ impl Command {
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Command::Correct { label, lead } => write!(f, "{label} {lead}"),
+            Command::Correct { label, lead } => write!(f, "{} {lead}", label.as_str()),
             Command::Why { lead } => write!(f, "why {lead}"),
         }
     }
@@ -128,6 +130,10 @@ fn is_quote_start(raw: &str, line: &str, next: Option<&str>) -> bool {
             return true;
         }
     }
+    // Apple Mail's forward banner.
+    if line.eq_ignore_ascii_case("begin forwarded message:") {
+        return true;
+    }
     // Outlook puts a rule of underscores above its header block.
     if line.len() >= 10 && line.chars().all(|c| c == '_') {
         return true;
@@ -150,26 +156,6 @@ fn is_quote_start(raw: &str, line: &str, next: Option<&str>) -> bool {
     starts_attribution && next.is_some_and(|n| is_attribution(&clean_line(n)))
 }
 
-/// The canonical label word for a command verb, if it is one.
-fn label_word(verb: &str) -> Option<String> {
-    let v = verb.to_lowercase();
-    let canonical = match v.as_str() {
-        "hot" | "nurture" | "drop" | "auto" | "scam" => v,
-        "not-scam" | "notscam" | "not_scam" => "not-scam".to_string(),
-        _ => {
-            let (sign, dim) = v.split_at_checked(1)?;
-            if !matches!(sign, "+" | "-") {
-                return None;
-            }
-            if !matches!(dim, "need" | "budget" | "authority" | "timeline") {
-                return None;
-            }
-            v
-        }
-    };
-    Some(canonical)
-}
-
 /// One line → a command, or None when it is not one.
 fn parse_line(line: &str) -> Option<Command> {
     let mut words = line.split_whitespace();
@@ -190,7 +176,7 @@ fn parse_line(line: &str) -> Option<Command> {
         return Some(Command::Why { lead });
     }
     Some(Command::Correct {
-        label: label_word(verb)?,
+        label: Label::parse(verb)?,
         lead,
     })
 }
@@ -626,7 +612,7 @@ mod tests {
 
     fn c(label: &str, lead: &str) -> Command {
         Command::Correct {
-            label: label.into(),
+            label: Label::parse(label).unwrap(),
             lead: lead.into(),
         }
     }
@@ -682,7 +668,7 @@ mod tests {
     #[test]
     fn not_understood_lines_are_kept_and_capped() {
         let p = parse_commands(
-            "Hi leadsift,\nhot\nhot acme\nhot acme.com please\nfrobnicate x.example\n+fit acme.com\nwhy 10.0.0.1\nhot a@@b.example\nhot acme.com\nthanks",
+            "Hi leadsift,\nhot\nhot acme\nhot acme.com please\nfrobnicate x.example\n+risk acme.com\nwhy 10.0.0.1\nhot a@@b.example\nhot acme.com\nthanks",
         );
         assert_eq!(p.commands, vec![(9, c("hot", "acme.com"))]);
         let lines: Vec<usize> = p.not_understood.iter().map(|(n, _)| *n).collect();
@@ -724,6 +710,7 @@ mod tests {
             "hot a.example\nAm 20.11.2026 um 08:00 schrieb leadsift:\nhot b.example",
             "hot a.example\nLe ven. 20 nov. 2026, leadsift a écrit :\nhot b.example",
             "hot a.example\n-------- Forwarded Message --------\nhot b.example",
+            "hot a.example\nBegin forwarded message:\nhot b.example",
         ];
         for text in cases {
             let p = parse_commands(text);

@@ -398,7 +398,8 @@ fn rescore_one(
 
 /// Marks every message after row `after` that answers a digest we sent (its References or
 /// In-Reply-To name a digest's Message-ID) as a pending command: kept out of scoring, verified
-/// and applied by `store::commands`.
+/// and applied by `store::commands`. Either direction: the salespeople who answer the digest are
+/// usually among `[me]`, which makes their replies outbound.
 fn detect_commands(
     conn: &rusqlite::Connection,
     after: i64,
@@ -410,7 +411,7 @@ fn detect_commands(
              SELECT m.id, MIN(d.id), 'pending', m.from_addr, ?2
              FROM messages m, json_each(m.refs) r
              JOIN digests d ON d.message_id = '<' || r.value || '>'
-             WHERE m.id > ?1 AND m.direction = 'in' AND json_valid(m.refs)
+             WHERE m.id > ?1 AND json_valid(m.refs)
              GROUP BY m.id",
         )?
         .execute(params![after, now.to_rfc3339()])

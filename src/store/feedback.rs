@@ -242,3 +242,89 @@ impl Store {
         Ok(None)
     }
 }
+
+/// What `learn --apply` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LearnOutcome {
+    /// Fewer hand-classed hot or dropped leads than `[feedback] min_leads_per_class`.
+    NotEnough {
+        hot: usize,
+        dropped: usize,
+        min: u32,
+    },
+    /// The corrections agree with the weights in force: nothing stored.
+    NothingToChange,
+    Applied {
+        set_id: i64,
+        rules: Vec<LearnedWeight>,
+        dimensions: Vec<LearnedWeight>,
+        rescored: usize,
+    },
+}
+
+impl Store {
+    /// `learn --report`: rule statistics and proposals from the current corrections.
+    pub fn learn_report(
+        &self,
+        settings: &crate::config::Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<feedback::learn::LearnReport> {
+        let reports = self.compute_reports(settings, now)?;
+        let learned = self.learned()?;
+        Ok(feedback::learn::analyse(
+            &reports,
+            &settings.scoring.weights,
+            learned.as_ref(),
+            &settings.feedback,
+        ))
+    }
+
+    /// `learn --apply`: stores the proposals as a new learned set and rescores every lead, when
+    /// there are enough corrections. Every stored weight is logged.
+    pub fn learn_apply(
+        &mut self,
+        settings: &crate::config::Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<LearnOutcome> {
+        let report = self.learn_report(settings, now)?;
+        if !report.enough {
+            return Ok(LearnOutcome::NotEnough {
+                hot: report.hot,
+                dropped: report.dropped,
+                min: report.min_leads_per_class,
+            });
+        }
+        let (rules, dimensions) = feedback::learn::proposal(&report);
+        let current = self.learned()?.unwrap_or_default();
+        let same_rules = rules.len() == current.rules.len()
+            && rules.iter().all(|w| {
+                current
+                    .rules
+                    .get(&w.name)
+                    .is_some_and(|c| c.factor == w.factor)
+            });
+        let same_dims = dimensions.len() == current.dimensions.len()
+            && dimensions.iter().all(|w| {
+                Dimension::parse(&w.name)
+                    .and_then(|d| current.dimensions.get(&d))
+                    .is_some_and(|c| c.factor == w.factor)
+            });
+        if same_rules && same_dims {
+            return Ok(LearnOutcome::NothingToChange);
+        }
+        let set_id = self.store_learned(&rules, &dimensions, now)?;
+        for w in &rules {
+            tracing::info!(set_id, rule = %w.name, factor = w.factor, previous = w.previous, "learned rule weight: {}", w.reason);
+        }
+        for w in &dimensions {
+            tracing::info!(set_id, dimension = %w.name, weight = w.factor, previous = w.previous, "learned dimension weight: {}", w.reason);
+        }
+        let rescored = self.rescore_all(settings, now)?;
+        Ok(LearnOutcome::Applied {
+            set_id,
+            rules,
+            dimensions,
+            rescored,
+        })
+    }
+}

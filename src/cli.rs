@@ -258,6 +258,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let st = store.status()?;
             let daemon_accounts = crate::daemon::state::account_states(&store)?;
             let last_digest = crate::daemon::state::last_digest(&store)?;
+            let feedback = store.feedback_summary()?;
             if *json {
                 let mut doc = serde_json::to_value(&st)?;
                 if let Some(o) = doc.as_object_mut() {
@@ -266,6 +267,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         serde_json::json!({ "accounts": daemon_accounts }),
                     );
                     o.insert("last_digest".into(), serde_json::to_value(&last_digest)?);
+                    o.insert("feedback".into(), serde_json::to_value(&feedback)?);
                 }
                 serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
@@ -327,6 +329,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )?,
                     None => writeln!(out, "last digest: none")?,
                 }
+                writeln!(out, "{}", feedback.line())?;
             }
         }
         Command::Extract { file, json } => {

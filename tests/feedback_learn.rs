@@ -159,6 +159,9 @@ fn tag_holds_and_learning_counts_and_applies_bounded_weights() {
         "{text}"
     );
 
+    let status = json(&ls, &["status", "--json"]);
+    assert_eq!(status["feedback"]["corrections"]["cli"], 16);
+
     // The report: the target-price rule fired on all 8 hot leads and 2 dropped ones (the three
     // unclassed leads do not count).
     let report = json(&ls, &["learn", "--report", "--json"]);

@@ -328,3 +328,73 @@ impl Store {
         })
     }
 }
+
+/// For `status`: how much correcting has happened.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FeedbackSummary {
+    /// Corrections per source.
+    pub corrections: BTreeMap<String, i64>,
+    pub last_correction: Option<String>,
+    /// Digest replies per status (pending, applied, ignored).
+    pub digest_replies: BTreeMap<String, i64>,
+    pub learned_set: Option<i64>,
+    pub learned_at: Option<String>,
+}
+
+impl Store {
+    pub fn feedback_summary(&self) -> anyhow::Result<FeedbackSummary> {
+        let mut s = FeedbackSummary::default();
+        let counts = |sql: &str| -> anyhow::Result<BTreeMap<String, i64>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        s.corrections = counts("SELECT source, COUNT(*) FROM corrections GROUP BY source")?;
+        s.digest_replies = counts("SELECT status, COUNT(*) FROM commands GROUP BY status")?;
+        s.last_correction = self
+            .conn
+            .query_row("SELECT MAX(at) FROM corrections", [], |r| r.get(0))?;
+        if let Some(l) = self.learned()? {
+            s.learned_set = Some(l.set_id);
+            s.learned_at = l.applied_at.map(|d| d.to_rfc3339());
+        }
+        Ok(s)
+    }
+}
+
+impl FeedbackSummary {
+    /// One line for `status`.
+    pub fn line(&self) -> String {
+        let total: i64 = self.corrections.values().sum();
+        let by = self
+            .corrections
+            .iter()
+            .map(|(k, n)| {
+                let src = Source::parse(k).map_or(k.as_str(), |s| s.describe());
+                format!("{n} {src}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut out = format!("feedback: {total} correction(s)");
+        if total > 0 {
+            out.push_str(&format!(
+                " ({by}), last {}",
+                self.last_correction.as_deref().unwrap_or("?")
+            ));
+        }
+        let replies = self
+            .digest_replies
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !replies.is_empty() {
+            out.push_str(&format!("; digest replies: {replies}"));
+        }
+        match (self.learned_set, &self.learned_at) {
+            (Some(id), Some(at)) => out.push_str(&format!("; learned weights: set {id} from {at}")),
+            _ => out.push_str("; learned weights: none"),
+        }
+        out
+    }
+}

@@ -7,6 +7,7 @@
 //! `not-scam` replace each other and `clear-risk` removes both.
 
 pub mod confirm;
+pub mod learn;
 pub mod reply;
 
 use std::collections::BTreeMap;

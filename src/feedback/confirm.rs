@@ -115,7 +115,10 @@ pub fn build_confirmation(
     let message_id = format!("<confirm.{}@{}>", send::new_token(), from.email.domain());
     let parent = format!("<{reply_message_id}>");
     let subject = reply_subject.trim();
-    let subject = if subject.len() >= 3 && subject[..3].eq_ignore_ascii_case("re:") {
+    let subject = if subject
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("re:"))
+    {
         subject.to_string()
     } else if subject.is_empty() {
         "Re: your reply to the leadsift digest".to_string()

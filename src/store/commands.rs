@@ -78,10 +78,12 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The digests that went out: replies must answer one of them.
+    /// The digests that went out (or may have): replies must answer one of them.
     pub fn sent_digests(&self) -> anyhow::Result<Vec<SentDigest>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, token FROM digests WHERE status = 'sent' AND token IS NOT NULL ORDER BY id",
+            // Also digests submitted but never marked sent (a crash after the server accepted
+            // one): a reply quoting the unguessable token proves it was delivered.
+            "SELECT id, token FROM digests WHERE token IS NOT NULL AND (status = 'sent' OR attempts > 0) ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(SentDigest {

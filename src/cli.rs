@@ -98,6 +98,21 @@ pub enum Command {
         #[arg(long, requires = "send")]
         force: bool,
     },
+    /// Correct a lead by hand: set its class, confirm a dimension, mark it a scam (kept with who and when)
+    Tag {
+        /// The lead (as `leads` lists it) or any contact's address
+        lead: String,
+        /// hot, nurture, drop, auto (back to automatic), +need/+budget/+authority/+timeline
+        /// (confirm; -budget withdraws), scam, not-scam, clear-risk
+        #[arg(allow_hyphen_values = true)]
+        label: String,
+        /// Who is correcting [default: $SUDO_USER, then $USER]
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// Why, kept with the correction
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Work with the signal rules in patterns/
     Patterns {
         #[command(subcommand)]
@@ -363,6 +378,51 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let outcome =
                     runtime()?.block_on(crate::digest::send_today(&s, &mut store, now, *force))?;
                 writeln!(out, "{}", crate::digest::describe(&outcome))?;
+            }
+        }
+        Command::Tag {
+            lead,
+            label,
+            by,
+            note,
+        } => {
+            let s = load(&cli)?;
+            let mut store = open_store(&s)?;
+            let Some(parsed) = crate::feedback::Label::parse(label) else {
+                bail!(
+                    "{label:?} is not a label: use hot, nurture, drop, auto, +need, +budget, +authority, +timeline (-… withdraws), scam, not-scam or clear-risk"
+                );
+            };
+            let Some(key) = store.resolve_lead(lead, &s)? else {
+                bail!("no lead {lead:?} (try `leadsift leads` for the names)");
+            };
+            let person = by
+                .clone()
+                .or_else(|| std::env::var("SUDO_USER").ok())
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|p| !p.trim().is_empty())
+                .unwrap_or_else(|| "command line".into());
+            store.add_corrections(&[crate::feedback::NewCorrection {
+                lead: key.clone(),
+                label: parsed,
+                source: crate::feedback::Source::Cli,
+                message_id: None,
+                person,
+                at: now,
+                note: note.clone(),
+            }])?;
+            store.rescore_leads(&std::iter::once(key.clone()).collect(), &s, now)?;
+            let reports = store.compute_reports(&s, now)?;
+            match reports.iter().find(|r| r.lead == key) {
+                Some(r) => writeln!(
+                    out,
+                    "{key}: {} ({}); now {} with score {}",
+                    parsed.as_str(),
+                    parsed.describe(),
+                    r.class_label(),
+                    r.score
+                )?,
+                None => writeln!(out, "{key}: {} ({})", parsed.as_str(), parsed.describe())?,
             }
         }
         Command::Demo => {

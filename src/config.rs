@@ -2,6 +2,7 @@
 //! [`Settings`] is the one validated value the program runs on, with secrets resolved and patterns
 //! compiled. Settings are built once at start (and again on reload).
 
+pub mod feedback;
 pub mod raw;
 pub mod secret;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::extract::Extractor;
+pub use feedback::{FeedbackSettings, Learning};
 pub use secret::{Secret, SecretSource};
 
 /// Where a mistake in the configuration is, as precisely as we know it.
@@ -128,6 +130,7 @@ pub struct Settings {
     pub smtp: Option<Smtp>,
     pub digest: Option<DigestSettings>,
     pub daemon: DaemonSettings,
+    pub feedback: FeedbackSettings,
 }
 
 /// `[daemon]`: how `leadsift run` watches the accounts.
@@ -328,6 +331,11 @@ impl Settings {
             max_login_failures: raw.daemon.max_login_failures.unwrap_or(3).max(1),
         };
 
+        let feedback = raw
+            .feedback
+            .validate()
+            .map_err(|m| invalid(format!("[feedback] {m}")))?;
+
         let scoring = raw
             .scoring
             .validate()
@@ -447,6 +455,7 @@ impl Settings {
             smtp,
             digest,
             daemon,
+            feedback,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod extract;
+pub mod feedback;
 pub mod import;
 pub mod ingest;
 pub mod parse;

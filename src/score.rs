@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::extract::{Dimension, Extraction, Flag, Value};
+use crate::feedback::{Correction, LeadFeedback, Learned};
 use crate::store::Direction;
 
 /// What scoring needs of a stored message (no body text).
@@ -120,6 +121,9 @@ pub struct Contribution {
     pub date: Option<DateTime<FixedOffset>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// A learned multiplier on the rule's pattern weight (`learn --apply`), already in `raw`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_factor: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +171,45 @@ pub struct LeadReport {
     pub reasons: Vec<String>,
     pub decay: f64,
     pub contributions: Vec<Contribution>,
+    /// With a class set by hand: the class leadsift would have given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_class: Option<Class>,
+    /// The correction that set the class by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<Correction>,
+    /// Every correction of this lead, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<Correction>,
+    /// The learned weights in force, when any changed this lead's score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedUse>,
+}
+
+/// Which learned set scored a lead, and what it changed there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearnedUse {
+    pub set_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<DateTime<Utc>>,
+    /// "rule en.budget.target_price ×1.30 (fired on 9 hot, 1 dropped)", "weight budget 15 → 20 (…)".
+    pub changes: Vec<String>,
+}
+
+impl LeadReport {
+    /// "hot", or "hot (by hand; automatic: nurture)".
+    pub fn class_label(&self) -> String {
+        match (&self.manual, self.auto_class) {
+            (Some(_), Some(auto)) if auto != self.class => {
+                format!(
+                    "{} (by hand; automatic: {})",
+                    self.class.as_str(),
+                    auto.as_str()
+                )
+            }
+            (Some(_), _) => format!("{} (by hand)", self.class.as_str()),
+            _ => self.class.as_str().to_string(),
+        }
+    }
 }
 
 /// Where each dimension starts before any evidence.
@@ -217,7 +260,27 @@ pub fn score_lead(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> LeadReport {
+    score_lead_with(
+        lead,
+        messages,
+        settings,
+        &LeadFeedback::default(),
+        None,
+        now,
+    )
+}
+
+/// Scores one lead with what people said about it (`feedback`) and the learned weights.
+pub fn score_lead_with(
+    lead: &str,
+    messages: &[&MessageView],
+    settings: &Settings,
+    feedback: &LeadFeedback,
+    learned: Option<&Learned>,
+    now: DateTime<Utc>,
+) -> LeadReport {
     let scoring = &settings.scoring;
+    let mut learned_changes: Vec<String> = Vec::new();
     let business = &settings.business;
     let mut msgs: Vec<&MessageView> = messages.to_vec();
     msgs.sort_by(|a, b| {
@@ -257,10 +320,12 @@ pub fn score_lead(
             } else {
                 decay
             };
+            let factor = learned.map_or(1.0, |l| l.rule_factor(&s.rule));
+            let weight = s.weight * factor;
             let c = Contribution {
                 dimension: s.dimension,
-                points: s.weight * d,
-                raw: s.weight,
+                points: weight * d,
+                raw: weight,
                 decay: d,
                 rule: s.rule.clone(),
                 kind: s.kind.clone(),
@@ -268,6 +333,7 @@ pub fn score_lead(
                 message_id: Some(m.message_id.clone()),
                 date: Some(m.date),
                 subject: Some(m.subject.clone()),
+                learned_factor: (factor != 1.0).then_some(factor),
             };
             let key = (s.dimension, s.rule.clone());
             // A rule that fired both ways (e.g. catalogue: our product named in one message, none
@@ -353,8 +419,11 @@ pub fn score_lead(
             message_id: None,
             date: None,
             subject: None,
+            learned_factor: None,
         });
     }
+
+    apply_risk_corrections(&mut contributions, feedback);
 
     // Dimension values: baseline + evidence, clamped to 1..=5.
     let mut value: BTreeMap<Dimension, f64> =
@@ -363,6 +432,14 @@ pub fn score_lead(
         if let Some(v) = value.get_mut(&c.dimension) {
             *v += c.points;
         }
+    }
+    // A dimension a person confirmed is solid (4), whatever the mail said; the top-up is its own
+    // line of evidence, naming who confirmed it.
+    for (d, by) in &feedback.confirmed {
+        let Some(v) = value.get_mut(d) else { continue };
+        let points = (CONFIRMED - *v).max(0.0);
+        *v += points;
+        contributions.push(correction_contribution(*d, points, "confirm", by));
     }
     let v = |d: Dimension| value.get(&d).copied().unwrap_or(1.0).clamp(1.0, 5.0);
     let card_of = |d: Dimension| v(d).round() as u8;
@@ -376,7 +453,35 @@ pub fn score_lead(
         risk: card_of(Dimension::Risk),
     };
 
-    let w = &scoring.weights;
+    let weights = learned.map(|l| l.weights(&scoring.weights));
+    let w = weights.as_ref().unwrap_or(&scoring.weights);
+    if let Some(l) = learned {
+        let mut rules: Vec<&str> = contributions
+            .iter()
+            .filter(|c| c.learned_factor.is_some())
+            .map(|c| c.rule.as_str())
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        for r in rules {
+            if let Some(lw) = l.rules.get(r) {
+                learned_changes.push(format!(
+                    "rule {r} ×{} ({})",
+                    fmt_weight(lw.factor),
+                    lw.reason
+                ));
+            }
+        }
+        for (d, lw) in &l.dimensions {
+            learned_changes.push(format!(
+                "weight {} {} → {} ({})",
+                d.as_str(),
+                fmt_weight(lw.previous),
+                fmt_weight(lw.factor),
+                lw.reason
+            ));
+        }
+    }
     let positive = [
         (Dimension::Need, w.need),
         (Dimension::Budget, w.budget),
@@ -441,7 +546,10 @@ pub fn score_lead(
         && facts.money.is_empty()
         && v(Dimension::Authority) < 3.5)
         .then_some(units);
-    let class = if risk_total >= STRONG_RISK || scorecard.risk >= 4 {
+    let class = if let Some(by) = &feedback.scam {
+        reasons.push(format!("marked a scam: {}", by.provenance()));
+        Class::Drop
+    } else if risk_total >= STRONG_RISK || scorecard.risk >= 4 {
         reasons.push(format!(
             "risk {}: {}",
             scorecard.risk,
@@ -500,6 +608,26 @@ pub fn score_lead(
         }
         Class::Nurture
     };
+    // A class set by hand holds until a person changes it; the automatic one stays beside it.
+    let (class, auto_class, manual) = match &feedback.class {
+        Some((manual, by)) => {
+            reasons.insert(
+                0,
+                format!(
+                    "set to {} by hand: {}{}",
+                    manual.as_str(),
+                    by.provenance(),
+                    if *manual == class {
+                        String::new()
+                    } else {
+                        format!(" (automatic: {})", class.as_str())
+                    }
+                ),
+            );
+            (*manual, Some(class), Some(by.clone()))
+        }
+        None => (class, None, None),
+    };
     if decay < 0.5 {
         reasons.push(format!(
             "silent for {} days: evidence decayed to {:.0}%",
@@ -557,6 +685,70 @@ pub fn score_lead(
         reasons,
         decay,
         contributions,
+        auto_class,
+        manual,
+        corrections: feedback.history.clone(),
+        learned: learned
+            .filter(|_| !learned_changes.is_empty())
+            .map(|l| LearnedUse {
+                set_id: l.set_id,
+                applied_at: l.applied_at,
+                changes: learned_changes,
+            }),
+    }
+}
+
+/// Where a confirmed dimension stands at least.
+const CONFIRMED: f64 = 4.0;
+
+/// A scorecard line that comes from a person, not from the mail.
+fn correction_contribution(
+    dimension: Dimension,
+    points: f64,
+    what: &str,
+    by: &Correction,
+) -> Contribution {
+    Contribution {
+        dimension,
+        points,
+        raw: points,
+        decay: 1.0,
+        rule: format!("feedback.{what}"),
+        kind: "correction".into(),
+        evidence: by.provenance(),
+        message_id: by.message_id.clone(),
+        date: Some(by.at.fixed_offset()),
+        subject: None,
+        learned_factor: None,
+    }
+}
+
+/// `scam` adds a risk line strong enough to drop the lead; `not-scam` sets the risk signals aside
+/// (kept as one zero-point line quoting what was cleared, so the explanation still shows them).
+fn apply_risk_corrections(contributions: &mut Vec<Contribution>, feedback: &LeadFeedback) {
+    if let Some(by) = &feedback.scam {
+        contributions.push(correction_contribution(Dimension::Risk, 4.0, "scam", by));
+    } else if let Some(by) = &feedback.not_scam {
+        let cleared: Vec<String> = contributions
+            .iter()
+            .filter(|c| c.dimension == Dimension::Risk && c.raw > 0.0)
+            .map(|c| format!("\"{}\"", c.evidence))
+            .collect();
+        contributions.retain(|c| !(c.dimension == Dimension::Risk && c.raw > 0.0));
+        let mut c = correction_contribution(Dimension::Risk, 0.0, "not_scam", by);
+        if !cleared.is_empty() {
+            c.evidence = format!("{}; cleared: {}", c.evidence, cleared.join(", "));
+        }
+        contributions.push(c);
+    }
+}
+
+fn fmt_weight(w: f64) -> String {
+    let r = (w * 100.0).round() / 100.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r}")
     }
 }
 
@@ -660,12 +852,25 @@ pub fn score_all(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
+    score_all_with(messages, settings, &BTreeMap::new(), None, now)
+}
+
+/// [`score_all`] with each lead's corrections and the learned weights.
+pub fn score_all_with(
+    messages: &[MessageView],
+    settings: &Settings,
+    feedback: &BTreeMap<String, LeadFeedback>,
+    learned: Option<&Learned>,
+    now: DateTime<Utc>,
+) -> Vec<LeadReport> {
     let groups = group::group(messages, settings);
+    let none = LeadFeedback::default();
     let mut out: Vec<LeadReport> = groups
         .iter()
         .map(|(lead, idx)| {
             let ms: Vec<&MessageView> = idx.iter().map(|&i| &messages[i]).collect();
-            score_lead(lead, &ms, settings, now)
+            let fb = feedback.get(lead).unwrap_or(&none);
+            score_lead_with(lead, &ms, settings, fb, learned, now)
         })
         .collect();
     sort_reports(&mut out);

@@ -3,6 +3,7 @@
 //! one transaction, so a crash can lose at most an uncommitted batch, which is fetched again.
 
 pub mod digests;
+pub mod feedback;
 pub mod leads;
 pub mod migrations;
 

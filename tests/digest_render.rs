@@ -195,6 +195,7 @@ fn generated_reports(n: usize) -> Vec<LeadReport> {
                 message_id: Some(format!("m{i}@lead{i}.example")),
                 date: Some(last),
                 subject: Some(format!("RFQ {i}")),
+                learned_factor: None,
             };
             LeadReport {
                 lead: format!("lead{i:05}.example"),
@@ -232,6 +233,10 @@ fn generated_reports(n: usize) -> Vec<LeadReport> {
                     contribution(Dimension::Engagement, 1.0, "please send PI".into()),
                     contribution(Dimension::Risk, 0.5, "asks for samples by courier".into()),
                 ],
+                auto_class: None,
+                manual: None,
+                corrections: vec![],
+                learned: None,
             }
         })
         .collect()

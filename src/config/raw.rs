@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub digest: Option<RawDigest>,
     #[serde(default)]
     pub daemon: RawDaemon,
+    #[serde(default)]
+    pub feedback: super::feedback::RawFeedback,
 }
 
 /// `[daemon]`: how `leadsift run` watches the accounts.

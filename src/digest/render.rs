@@ -740,6 +740,7 @@ mod tests {
             message_id: Some("m@x".into()),
             date: Some(t("2026-11-19T10:00:00+08:00")),
             subject: None,
+            learned_factor: None,
         }
     }
 
@@ -767,6 +768,10 @@ mod tests {
             reasons: vec![format!("{} because", class.as_str())],
             decay: 1.0,
             contributions: vec![],
+            auto_class: None,
+            manual: None,
+            corrections: vec![],
+            learned: None,
         }
     }
 

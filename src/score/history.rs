@@ -90,6 +90,7 @@ fn contribution(
         message_id: None,
         date,
         subject: None,
+        learned_factor: None,
     }
 }
 

@@ -33,22 +33,34 @@ pub fn lead_json(r: &LeadReport) -> serde_json::Value {
         "subject": r.subject,
         "facts": r.facts,
         "reasons": r.reasons,
+        "manual": r.manual.is_some(),
+        "auto_class": r.auto_class.unwrap_or(r.class),
+        "set_by": r.manual,
+        "corrections": r.corrections,
+        "learned": r.learned,
     })
 }
 
 pub fn leads_table(reports: &[LeadReport]) -> String {
     let mut out = String::new();
+    let cells: Vec<String> = reports.iter().map(class_cell).collect();
+    let cw = cells
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     let _ = writeln!(
         out,
-        "{:<8} {:>5}  {:<32} {:<13} {:>4}  {:<10} {:<4} WHY",
+        "{:<cw$} {:>5}  {:<32} {:<13} {:>4}  {:<10} {:<4} WHY",
         "CLASS", "SCORE", "LEAD", "N B A T E F R", "MSGS", "LAST IN", "WAIT"
     );
-    for r in reports {
+    for (r, cell) in reports.iter().zip(&cells) {
         let c = &r.scorecard;
         let _ = writeln!(
             out,
-            "{:<8} {:>5}  {:<32} {} {} {} {} {} {} {} {:>4}  {:<10} {:<4} {}",
-            r.class.as_str(),
+            "{:<cw$} {:>5}  {:<32} {} {} {} {} {} {} {} {:>4}  {:<10} {:<4} {}",
+            cell,
             r.score,
             short(&r.lead, 32),
             c.need,
@@ -75,7 +87,24 @@ pub fn leads_table(reports: &[LeadReport]) -> String {
         count(Class::Nurture),
         count(Class::Drop)
     );
+    if reports.iter().any(|r| r.manual.is_some()) {
+        let _ = writeln!(
+            out,
+            "* class set by hand (`leadsift explain LEAD` says who and when)"
+        );
+    }
     out
+}
+
+/// "hot", "hot*" (set by hand, as automatic) or "hot* (auto nurture)" (by hand, differs).
+fn class_cell(r: &LeadReport) -> String {
+    match (&r.manual, r.auto_class) {
+        (Some(_), Some(a)) if a != r.class => {
+            format!("{}* (auto {})", r.class.as_str(), a.as_str())
+        }
+        (Some(_), _) => format!("{}*", r.class.as_str()),
+        _ => r.class.as_str().to_string(),
+    }
 }
 
 pub fn leads_csv(reports: &[LeadReport]) -> anyhow::Result<String> {
@@ -101,6 +130,8 @@ pub fn leads_csv(reports: &[LeadReport]) -> anyhow::Result<String> {
         "money",
         "est_deal_value_usd",
         "reasons",
+        "auto_class",
+        "set_by",
     ])?;
     for r in reports {
         let c = &r.scorecard;
@@ -136,6 +167,11 @@ pub fn leads_csv(reports: &[LeadReport]) -> anyhow::Result<String> {
                 .map(|v| format!("{v:.0}"))
                 .unwrap_or_default(),
             r.reasons.join(" | "),
+            r.auto_class.unwrap_or(r.class).as_str().to_string(),
+            r.manual
+                .as_ref()
+                .map(|c| c.provenance())
+                .unwrap_or_default(),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
@@ -148,7 +184,7 @@ pub fn explain_text(r: &LeadReport) -> String {
         out,
         "{}  —  {} (score {}/100)",
         r.lead,
-        r.class.as_str().to_uppercase(),
+        r.class_label().to_uppercase(),
         r.score
     );
     let _ = writeln!(out, "contacts: {}", r.contacts.join(", "));
@@ -193,13 +229,17 @@ pub fn explain_text(r: &LeadReport) -> String {
             } else {
                 String::new()
             };
+            let learned = c
+                .learned_factor
+                .map(|f| format!(" (learned ×{f:.2})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:+6.2}{decay}  {:<28} {}  \"{}\"",
+                "  {:+6.2}{decay}{learned}  {:<28} {}  \"{}\"",
                 c.points,
                 short(&c.rule, 28),
                 when,
-                short(&c.evidence, 90)
+                short(&c.evidence, 120)
             );
             if let Some(s) = &c.subject {
                 let _ = writeln!(out, "           in: {}", short(s, 80));
@@ -243,6 +283,40 @@ pub fn explain_text(r: &LeadReport) -> String {
     }
     if let Some(v) = f.est_deal_value_usd {
         let _ = writeln!(out, "  estimated deal value: ~USD {}", super::fmt_usd(v));
+    }
+    if !r.corrections.is_empty() {
+        let _ = writeln!(
+            out,
+            "\ncorrections (oldest first; the latest of each kind holds):"
+        );
+        for c in &r.corrections {
+            let _ = writeln!(
+                out,
+                "  {}  {:<11} {}  by {} via {}{}",
+                c.at.format("%Y-%m-%d %H:%M UTC"),
+                c.label.as_str(),
+                c.label.describe(),
+                c.person,
+                c.source.describe(),
+                c.message_id
+                    .as_deref()
+                    .map(|m| format!(", message {m}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if let Some(l) = &r.learned {
+        let _ = writeln!(
+            out,
+            "\nlearned weights (set {}{}):",
+            l.set_id,
+            l.applied_at
+                .map(|d| format!(", applied {}", d.format("%Y-%m-%d")))
+                .unwrap_or_default()
+        );
+        for c in &l.changes {
+            let _ = writeln!(out, "  {c}");
+        }
     }
     out
 }

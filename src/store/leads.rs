@@ -10,6 +10,7 @@ use rusqlite::{Transaction, params};
 
 use super::{Direction, Store};
 use crate::config::Settings;
+use crate::feedback::{LeadFeedback, Learned};
 use crate::score::{self, LeadReport, MessageView, group};
 
 const WATERMARK: &str = "scored_upto";
@@ -50,12 +51,22 @@ fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageView, 
     Ok(build().map_err(|e| format!("message row {id} <{message_id}>: {e}")))
 }
 
+/// Replies to the digest are commands, never part of a lead.
+const NOT_A_COMMAND: &str = "NOT EXISTS (SELECT 1 FROM commands c WHERE c.message = m.id)";
+
+/// `join` and `filter` narrow the messages; command mails are always left out.
 fn load_views(
     conn: &rusqlite::Connection,
-    sql_tail: &str,
+    join: &str,
+    filter: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> anyhow::Result<Vec<MessageView>> {
-    let sql = format!("SELECT {VIEW_COLUMNS} FROM messages m {sql_tail}");
+    let filter = if filter.is_empty() {
+        NOT_A_COMMAND.to_string()
+    } else {
+        format!("{filter} AND {NOT_A_COMMAND}")
+    };
+    let sql = format!("SELECT {VIEW_COLUMNS} FROM messages m {join} WHERE {filter} ORDER BY m.id");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(args, view_from_row)?;
     let mut out = Vec::new();
@@ -72,7 +83,15 @@ fn load_views(
 impl Store {
     /// Every stored message, as scoring sees it, in storage order.
     pub fn message_views(&self) -> anyhow::Result<Vec<MessageView>> {
-        load_views(&self.conn, "ORDER BY m.id", &[])
+        load_views(&self.conn, "", "", &[])
+    }
+
+    /// Every lead's corrections and the learned weights: what scoring applies besides the mail.
+    pub fn scoring_inputs(&self) -> anyhow::Result<ScoringInputs> {
+        Ok(ScoringInputs {
+            feedback: super::feedback::all_feedback(&self.conn)?,
+            learned: super::feedback::learned(&self.conn)?,
+        })
     }
 
     /// Fresh reports for every lead (not written anywhere): what `leads` and `explain` show.
@@ -82,7 +101,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<LeadReport>> {
         let views = self.message_views()?;
-        Ok(score::score_all(&views, settings, now))
+        let inputs = self.scoring_inputs()?;
+        Ok(score::score_all_with(
+            &views,
+            settings,
+            &inputs.feedback,
+            inputs.learned.as_ref(),
+            now,
+        ))
     }
 
     /// Recomputes every lead from scratch and replaces the stored reports.
@@ -91,7 +117,9 @@ impl Store {
         settings: &Settings,
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
+        detect_commands(&self.conn, 0, now)?;
         let views = self.message_views()?;
+        let inputs = self.scoring_inputs()?;
         let groups = group::group(&views, settings);
         let max_id = views.iter().map(|v| v.id).max().unwrap_or(0);
         let tx = self.conn.transaction()?;
@@ -115,12 +143,13 @@ impl Store {
                 .chunks(chunk)
                 .map(|part| {
                     let views = &views;
+                    let inputs = &inputs;
                     scope.spawn(move || {
                         part.iter()
                             .map(|(lead, idx)| {
                                 let ms: Vec<&MessageView> =
                                     idx.iter().map(|&i| &views[i]).collect();
-                                let report = score::score_lead(lead, &ms, settings, now);
+                                let report = inputs.score(lead, &ms, settings, now);
                                 let json = serde_json::to_string(&report)?;
                                 Ok((report, json))
                             })
@@ -195,7 +224,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
         let upto = watermark(&self.conn)?;
-        let new = load_views(&self.conn, "WHERE m.id > ?1 ORDER BY m.id", &[&upto])?;
+        detect_commands(&self.conn, upto, now)?;
+        let new = load_views(&self.conn, "", "m.id > ?1", &[&upto])?;
         let Some(max_id) = new.iter().map(|v| v.id).max() else {
             return Ok(0);
         };
@@ -203,6 +233,7 @@ impl Store {
             // A first sync or a big import: one full pass is cheaper than many partial ones.
             return self.rescore_all(settings, now);
         }
+        let inputs = self.scoring_inputs()?;
         let tx = self.conn.transaction()?;
         // Leads each new message may belong to: its sender's, its recipients', its thread's.
         let mut keys: Vec<BTreeSet<String>> = vec![BTreeSet::new(); new.len()];
@@ -253,22 +284,38 @@ impl Store {
         let mut updated = 0;
         for (lead, idx) in &by_lead {
             // The lead's known messages plus its new ones; grouping decides membership.
-            let mut candidates = load_views(
-                &tx,
-                "JOIN message_leads ml ON ml.message = m.id WHERE ml.lead = ?1 AND m.id <= ?2 ORDER BY m.id",
-                &[lead, &upto],
-            )?;
-            candidates.extend(idx.iter().map(|&i| new[i].clone()));
-            let groups = group::group(&candidates, settings);
-            let Some(members) = groups.get(*lead) else {
-                continue;
-            };
-            let ms: Vec<&MessageView> = members.iter().map(|&i| &candidates[i]).collect();
-            let report = score::score_lead(lead, &ms, settings, now);
-            write_lead(&tx, &report, ms.iter().map(|m| m.id), now)?;
-            updated += 1;
+            let candidates = known_messages(&tx, lead, upto)?
+                .into_iter()
+                .chain(idx.iter().map(|&i| new[i].clone()));
+            if rescore_one(&tx, lead, candidates.collect(), settings, &inputs, now)? {
+                updated += 1;
+            }
         }
         set_watermark(&tx, max_id)?;
+        tx.commit()?;
+        Ok(updated)
+    }
+
+    /// Rescores the named leads from their stored messages (after a correction, say).
+    pub(super) fn rescore_some(
+        &mut self,
+        leads: &BTreeSet<String>,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        if leads.is_empty() {
+            return Ok(0);
+        }
+        let inputs = self.scoring_inputs()?;
+        let upto = watermark(&self.conn)?;
+        let tx = self.conn.transaction()?;
+        let mut updated = 0;
+        for lead in leads {
+            let candidates = known_messages(&tx, lead, upto)?;
+            if rescore_one(&tx, lead, candidates, settings, &inputs, now)? {
+                updated += 1;
+            }
+        }
         tx.commit()?;
         Ok(updated)
     }
@@ -297,6 +344,84 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Corrections and learned weights, loaded once per scoring run.
+#[derive(Debug, Default)]
+pub struct ScoringInputs {
+    pub feedback: BTreeMap<String, LeadFeedback>,
+    pub learned: Option<Learned>,
+}
+
+impl ScoringInputs {
+    pub fn score(
+        &self,
+        lead: &str,
+        messages: &[&MessageView],
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> LeadReport {
+        let none = LeadFeedback::default();
+        let fb = self.feedback.get(lead).unwrap_or(&none);
+        score::score_lead_with(lead, messages, settings, fb, self.learned.as_ref(), now)
+    }
+}
+
+/// A lead's messages as scored so far (up to the watermark).
+fn known_messages(tx: &Transaction<'_>, lead: &str, upto: i64) -> anyhow::Result<Vec<MessageView>> {
+    load_views(
+        tx,
+        "JOIN message_leads ml ON ml.message = m.id",
+        "ml.lead = ?1 AND m.id <= ?2",
+        &[&lead, &upto],
+    )
+}
+
+/// Groups `candidates`, scores `lead` and writes its report; false when the lead has no messages.
+fn rescore_one(
+    tx: &Transaction<'_>,
+    lead: &str,
+    candidates: Vec<MessageView>,
+    settings: &Settings,
+    inputs: &ScoringInputs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let groups = group::group(&candidates, settings);
+    let Some(members) = groups.get(lead) else {
+        return Ok(false);
+    };
+    let ms: Vec<&MessageView> = members.iter().map(|&i| &candidates[i]).collect();
+    let report = inputs.score(lead, &ms, settings, now);
+    write_lead(tx, &report, ms.iter().map(|m| m.id), now)?;
+    Ok(true)
+}
+
+/// Marks every message after row `after` that answers a digest we sent (its References or
+/// In-Reply-To name a digest's Message-ID) as a pending command: kept out of scoring, verified
+/// and applied by `store::commands`.
+fn detect_commands(
+    conn: &rusqlite::Connection,
+    after: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO commands (message, digest, status, sender, detected_at)
+             SELECT m.id, MIN(d.id), 'pending', m.from_addr, ?2
+             FROM messages m, json_each(m.refs) r
+             JOIN digests d ON d.message_id = '<' || r.value || '>'
+             WHERE m.id > ?1 AND m.direction = 'in' AND json_valid(m.refs)
+             GROUP BY m.id",
+        )?
+        .execute(params![after, now.to_rfc3339()])
+        .context("finding replies to the digest")?;
+    if n > 0 {
+        tracing::info!(
+            replies = n,
+            "replies to the digest found: kept out of scoring"
+        );
+    }
+    Ok(n)
 }
 
 const UPSERT_REPORT: &str =

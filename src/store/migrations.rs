@@ -122,6 +122,56 @@ CREATE TABLE account_state (
     last_sync     TEXT
 ) STRICT;
 "#,
+    // 5: feedback. Corrections people make (keywords, digest replies, the CLI), in order; the
+    // keywords seen on each message and the class keyword leadsift wrote there; replies to the
+    // digest (kept out of scoring, verified, answered once); and learned weights, one set per
+    // `learn --apply`, the newest in force.
+    r#"
+CREATE TABLE corrections (
+    id         INTEGER PRIMARY KEY,
+    lead       TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    source     TEXT NOT NULL CHECK (source IN ('keyword', 'digest_reply', 'cli')),
+    message_id TEXT,
+    person     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    note       TEXT
+) STRICT;
+CREATE INDEX corrections_lead ON corrections (lead, id);
+
+ALTER TABLE locations ADD COLUMN keywords TEXT;
+ALTER TABLE locations ADD COLUMN keywords_applied TEXT;
+ALTER TABLE locations ADD COLUMN lead_keyword TEXT;
+ALTER TABLE folders ADD COLUMN highestmodseq INTEGER;
+
+CREATE TABLE commands (
+    message          INTEGER PRIMARY KEY REFERENCES messages (id),
+    digest           INTEGER REFERENCES digests (id),
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'ignored')),
+    sender           TEXT,
+    reason           TEXT,
+    result           TEXT,
+    reply_status     TEXT CHECK (reply_status IN ('pending', 'sent', 'failed')),
+    reply_message_id TEXT,
+    reply            BLOB,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    detected_at      TEXT NOT NULL,
+    processed_at     TEXT
+) STRICT;
+
+CREATE TABLE learned_weights (
+    id         INTEGER PRIMARY KEY,
+    set_id     INTEGER NOT NULL,
+    applied_at TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('rule', 'dimension')),
+    name       TEXT NOT NULL,
+    factor     REAL NOT NULL,
+    previous   REAL NOT NULL,
+    reason     TEXT NOT NULL,
+    UNIQUE (set_id, kind, name)
+) STRICT;
+"#,
 ];
 
 /// Runs every migration the database has not seen, each in its own transaction.

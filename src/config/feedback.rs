@@ -1,0 +1,296 @@
+//! `[feedback]`: the IMAP keywords salespeople use to correct leadsift, the class keywords it
+//! writes, who may answer the digest, and how learning from corrections is bounded.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::extract::Dimension;
+use crate::feedback::Label;
+use crate::score::Class;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeedback {
+    pub read_keywords: Option<bool>,
+    pub write_keywords: Option<bool>,
+    /// Label → IMAP keyword, e.g. `hot = "lead-hot"`, `budget = "lead-budget"`.
+    #[serde(default)]
+    pub keywords: BTreeMap<String, String>,
+    /// Class → the keyword leadsift writes, e.g. `hot = "$LeadHot"`.
+    #[serde(default)]
+    pub class_keywords: BTreeMap<String, String>,
+    pub flags_window: Option<u32>,
+    pub authserv_id: Option<String>,
+    pub learning: Option<String>,
+    pub min_leads_per_class: Option<u32>,
+    pub weight_floor: Option<f64>,
+    pub weight_cap: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learning {
+    /// Only `leadsift learn --apply` changes weights.
+    Manual,
+    /// The daemon applies what `learn` finds once a day, when there are enough corrections.
+    Auto,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedbackSettings {
+    pub read_keywords: bool,
+    pub write_keywords: bool,
+    /// Lowercased IMAP keyword → what it means.
+    pub vocabulary: Vec<(String, Label)>,
+    pub class_keywords: BTreeMap<Class, String>,
+    /// Without CONDSTORE, the FLAGS of this many of the newest UIDs are read on every pass.
+    pub flags_window: u32,
+    /// The `authserv-id` of our own receiving server's Authentication-Results headers.
+    pub authserv_id: Option<String>,
+    pub learning: Learning,
+    pub min_leads_per_class: u32,
+    /// Learned weights stay within [floor, cap] × the configured weight.
+    pub weight_floor: f64,
+    pub weight_cap: f64,
+}
+
+/// The default vocabulary: `lead-hot`, `lead-nurture`, `lead-drop`, `lead-need`, `lead-budget`,
+/// `lead-authority`, `lead-timeline`, `lead-scam`, `lead-not-scam`.
+pub const DEFAULT_KEYWORDS: [(&str, &str); 9] = [
+    ("hot", "lead-hot"),
+    ("nurture", "lead-nurture"),
+    ("drop", "lead-drop"),
+    ("need", "lead-need"),
+    ("budget", "lead-budget"),
+    ("authority", "lead-authority"),
+    ("timeline", "lead-timeline"),
+    ("scam", "lead-scam"),
+    ("not_scam", "lead-not-scam"),
+];
+
+const DEFAULT_CLASS_KEYWORDS: [(Class, &str); 3] = [
+    (Class::Hot, "$LeadHot"),
+    (Class::Nurture, "$LeadNurture"),
+    (Class::Drop, "$LeadDrop"),
+];
+
+impl Default for FeedbackSettings {
+    fn default() -> Self {
+        // The defaults are valid by construction; validate() of an empty section builds them.
+        RawFeedback::default()
+            .validate()
+            .unwrap_or_else(|_| FeedbackSettings {
+                read_keywords: false,
+                write_keywords: false,
+                vocabulary: Vec::new(),
+                class_keywords: BTreeMap::new(),
+                flags_window: 2000,
+                authserv_id: None,
+                learning: Learning::Manual,
+                min_leads_per_class: 20,
+                weight_floor: 0.5,
+                weight_cap: 2.0,
+            })
+    }
+}
+
+/// An IMAP keyword is an atom: no spaces, controls or `(){%*"\]`, and not a system flag.
+fn check_keyword(what: &str, kw: &str) -> Result<(), String> {
+    if kw.starts_with('\\') {
+        return Err(format!(
+            "{what} = {kw:?} is a system flag; leadsift only reads and writes keywords"
+        ));
+    }
+    let bad = kw.is_empty()
+        || kw.len() > 100
+        || kw
+            .chars()
+            .any(|c| !c.is_ascii_graphic() || "(){%*\"\\]".contains(c));
+    if bad {
+        return Err(format!(
+            "{what} = {kw:?} is not a valid IMAP keyword (letters, digits and -_$.; no spaces, no `(){{%*\"\\]`)"
+        ));
+    }
+    Ok(())
+}
+
+/// The label a `[feedback.keywords]` key names.
+fn label_of_key(key: &str) -> Option<Label> {
+    match key {
+        "hot" => Some(Label::Class(Class::Hot)),
+        "nurture" => Some(Label::Class(Class::Nurture)),
+        "drop" => Some(Label::Class(Class::Drop)),
+        "scam" => Some(Label::Scam),
+        "not_scam" => Some(Label::NotScam),
+        _ => Dimension::parse(key)
+            .filter(|d| crate::feedback::CONFIRMABLE.contains(d))
+            .map(Label::Confirm),
+    }
+}
+
+impl RawFeedback {
+    pub fn validate(&self) -> Result<FeedbackSettings, String> {
+        let mut keywords: BTreeMap<String, String> = DEFAULT_KEYWORDS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in &self.keywords {
+            if label_of_key(k).is_none() {
+                return Err(format!(
+                    "keywords.{k}: unknown label; use hot, nurture, drop, need, budget, authority, timeline, engagement, fit, scam or not_scam"
+                ));
+            }
+            keywords.insert(k.clone(), v.clone());
+        }
+        let mut seen = BTreeSet::new();
+        let mut vocabulary = Vec::new();
+        for (k, v) in &keywords {
+            check_keyword(&format!("keywords.{k}"), v)?;
+            if !seen.insert(v.to_ascii_lowercase()) {
+                return Err(format!("keywords.{k} = {v:?} is used twice"));
+            }
+            if let Some(label) = label_of_key(k) {
+                vocabulary.push((v.to_ascii_lowercase(), label));
+            }
+        }
+        let mut class_keywords: BTreeMap<Class, String> = DEFAULT_CLASS_KEYWORDS
+            .iter()
+            .map(|(c, k)| (*c, k.to_string()))
+            .collect();
+        for (k, v) in &self.class_keywords {
+            let Some(c) = Class::parse(k) else {
+                return Err(format!(
+                    "class_keywords.{k}: not a class; use hot, nurture or drop"
+                ));
+            };
+            class_keywords.insert(c, v.clone());
+        }
+        for (c, v) in &class_keywords {
+            check_keyword(&format!("class_keywords.{}", c.as_str()), v)?;
+            if !seen.insert(v.to_ascii_lowercase()) {
+                return Err(format!(
+                    "class_keywords.{} = {v:?} is used twice (each keyword has one meaning)",
+                    c.as_str()
+                ));
+            }
+        }
+        let learning = match self.learning.as_deref() {
+            None | Some("manual") => Learning::Manual,
+            Some("auto") => Learning::Auto,
+            Some(other) => {
+                return Err(format!(
+                    "learning = {other:?} is not one of \"manual\", \"auto\""
+                ));
+            }
+        };
+        let weight_floor = self.weight_floor.unwrap_or(0.5);
+        let weight_cap = self.weight_cap.unwrap_or(2.0);
+        if !(0.0..=1.0).contains(&weight_floor) || !(1.0..=10.0).contains(&weight_cap) {
+            return Err(format!(
+                "weights must satisfy 0 <= weight_floor ({weight_floor}) <= 1 <= weight_cap ({weight_cap}) <= 10"
+            ));
+        }
+        let min_leads_per_class = self.min_leads_per_class.unwrap_or(20);
+        if min_leads_per_class == 0 {
+            return Err("min_leads_per_class must be at least 1".into());
+        }
+        let authserv_id = match self.authserv_id.as_deref().map(str::trim) {
+            None => None,
+            Some("") => return Err("authserv_id must not be empty (leave it out instead)".into()),
+            Some(a) => Some(a.to_ascii_lowercase()),
+        };
+        Ok(FeedbackSettings {
+            read_keywords: self.read_keywords.unwrap_or(true),
+            write_keywords: self.write_keywords.unwrap_or(true),
+            vocabulary,
+            class_keywords,
+            flags_window: self.flags_window.unwrap_or(2000).max(1),
+            authserv_id,
+            learning,
+            min_leads_per_class,
+            weight_floor,
+            weight_cap,
+        })
+    }
+}
+
+impl FeedbackSettings {
+    /// What a keyword on a message means (case-insensitive), if it is one of ours to read.
+    pub fn label_for_keyword(&self, kw: &str) -> Option<Label> {
+        let kw = kw.to_ascii_lowercase();
+        self.vocabulary
+            .iter()
+            .find(|(k, _)| *k == kw)
+            .map(|(_, l)| *l)
+    }
+
+    pub fn is_feedback_keyword(&self, kw: &str) -> bool {
+        self.label_for_keyword(kw).is_some()
+    }
+
+    /// The keyword leadsift writes for `class`.
+    pub fn class_keyword(&self, class: Class) -> &str {
+        self.class_keywords.get(&class).map_or("", |s| s.as_str())
+    }
+
+    pub fn is_class_keyword(&self, kw: &str) -> bool {
+        self.class_keywords
+            .values()
+            .any(|k| k.eq_ignore_ascii_case(kw))
+    }
+
+    /// The keyword a person uses for `label`, if any (for help texts).
+    pub fn keyword_for(&self, label: Label) -> Option<&str> {
+        self.vocabulary
+            .iter()
+            .find(|(_, l)| *l == label)
+            .map(|(k, _)| k.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let f = RawFeedback::default().validate().unwrap();
+        assert_eq!(
+            f.label_for_keyword("Lead-Hot"),
+            Some(Label::Class(Class::Hot))
+        );
+        assert_eq!(
+            f.label_for_keyword("lead-budget"),
+            Some(Label::Confirm(Dimension::Budget))
+        );
+        assert_eq!(f.label_for_keyword("lead-not-scam"), Some(Label::NotScam));
+        assert_eq!(f.class_keyword(Class::Nurture), "$LeadNurture");
+        assert!(f.is_class_keyword("$leaddrop"));
+        assert!(f.read_keywords && f.write_keywords);
+
+        let raw: RawFeedback =
+            toml::from_str("keywords = { hot = \"Chase\" }\nclass_keywords = { hot = \"$Hot\" }")
+                .unwrap();
+        let f = raw.validate().unwrap();
+        assert_eq!(f.label_for_keyword("chase"), Some(Label::Class(Class::Hot)));
+        assert_eq!(f.label_for_keyword("lead-hot"), None);
+        assert_eq!(f.class_keyword(Class::Hot), "$Hot");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let bad = |t: &str| {
+            toml::from_str::<RawFeedback>(t)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.validate())
+                .unwrap_err()
+        };
+        assert!(bad("keywords = { warm = \"x\" }").contains("keywords.warm"));
+        assert!(bad("keywords = { hot = \"lead hot\" }").contains("not a valid IMAP keyword"));
+        assert!(bad("keywords = { hot = \"lead-drop\" }").contains("used twice"));
+        assert!(bad("class_keywords = { hot = \"\\\\Seen\" }").contains("system flag"));
+        assert!(bad("learning = \"sometimes\"").contains("learning"));
+        assert!(bad("weight_floor = 2.0").contains("weight_floor"));
+        assert!(bad("colour = 1").contains("unknown field"));
+    }
+}

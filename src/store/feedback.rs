@@ -1,0 +1,244 @@
+//! Corrections and learned weights in the database, and rescoring the leads they touch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction, params};
+
+use super::Store;
+use crate::extract::Dimension;
+use crate::feedback::{self, Correction, Label, Learned, LearnedWeight, NewCorrection, Source};
+
+const CORRECTION_COLUMNS: &str = "id, lead, label, source, message_id, person, at, note";
+
+fn correction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Correction, String>> {
+    let id: i64 = r.get(0)?;
+    let label: String = r.get(2)?;
+    let source: String = r.get(3)?;
+    let at: String = r.get(6)?;
+    let built = (|| {
+        Ok(Correction {
+            id,
+            lead: r.get(1).map_err(|e| e.to_string())?,
+            label: Label::parse(&label).ok_or_else(|| format!("unknown label {label:?}"))?,
+            source: Source::parse(&source).ok_or_else(|| format!("unknown source {source:?}"))?,
+            message_id: r.get(4).map_err(|e| e.to_string())?,
+            person: r.get(5).map_err(|e| e.to_string())?,
+            at: DateTime::parse_from_rfc3339(&at)
+                .map_err(|e| format!("time {at:?}: {e}"))?
+                .with_timezone(&Utc),
+            note: r.get(7).map_err(|e| e.to_string())?,
+        })
+    })();
+    Ok(built.map_err(|e: String| format!("correction {id}: {e}")))
+}
+
+/// Stores one correction inside the caller's transaction; returns its id.
+pub fn insert_correction(tx: &Transaction<'_>, c: &NewCorrection) -> anyhow::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO corrections (lead, label, source, message_id, person, at, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        c.lead,
+        c.label.as_str(),
+        c.source.as_str(),
+        c.message_id,
+        c.person,
+        c.at.to_rfc3339(),
+        c.note
+    ])?;
+    tracing::info!(lead = %c.lead, label = %c.label.as_str(), source = c.source.as_str(),
+        person = %c.person, message_id = ?c.message_id, "correction recorded");
+    Ok(tx.last_insert_rowid())
+}
+
+fn load_corrections(
+    conn: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> anyhow::Result<Vec<Correction>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CORRECTION_COLUMNS} FROM corrections {filter} ORDER BY id"
+    ))?;
+    let mut out = Vec::new();
+    for row in stmt.query_map(args, correction_from_row)? {
+        match row? {
+            Ok(c) => out.push(c),
+            Err(e) => tracing::warn!("skipping unreadable correction: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+/// Every lead's corrections, folded: what scoring applies.
+pub fn all_feedback(conn: &Connection) -> anyhow::Result<BTreeMap<String, feedback::LeadFeedback>> {
+    let mut by_lead: BTreeMap<String, Vec<Correction>> = BTreeMap::new();
+    for c in load_corrections(conn, "", &[])? {
+        by_lead.entry(c.lead.clone()).or_default().push(c);
+    }
+    Ok(by_lead
+        .into_iter()
+        .map(|(l, cs)| (l, feedback::fold(cs)))
+        .collect())
+}
+
+/// The newest learned set, if any.
+pub fn learned(conn: &Connection) -> anyhow::Result<Option<Learned>> {
+    let set: Option<(i64, String)> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT set_id, applied_at FROM learned_weights ORDER BY set_id DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ))?;
+    let Some((set_id, applied_at)) = set else {
+        return Ok(None);
+    };
+    let mut learned = Learned {
+        set_id,
+        applied_at: DateTime::parse_from_rfc3339(&applied_at)
+            .ok()
+            .map(|d| d.with_timezone(&Utc)),
+        ..Default::default()
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, name, factor, previous, reason FROM learned_weights WHERE set_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([set_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            LearnedWeight {
+                name: r.get(1)?,
+                factor: r.get(2)?,
+                previous: r.get(3)?,
+                reason: r.get(4)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (kind, w) = row?;
+        match kind.as_str() {
+            "rule" => {
+                learned.rules.insert(w.name.clone(), w);
+            }
+            _ => match Dimension::parse(&w.name) {
+                Some(d) => {
+                    learned.dimensions.insert(d, w);
+                }
+                None => {
+                    tracing::warn!(name = %w.name, "ignoring a learned weight for an unknown dimension")
+                }
+            },
+        }
+    }
+    Ok(Some(learned))
+}
+
+impl Store {
+    /// Stores corrections in one transaction; returns their ids.
+    pub fn add_corrections(&mut self, cs: &[NewCorrection]) -> anyhow::Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let ids = cs
+            .iter()
+            .map(|c| insert_correction(&tx, c))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    pub fn corrections_for(&self, lead: &str) -> anyhow::Result<Vec<Correction>> {
+        load_corrections(&self.conn, "WHERE lead = ?1", &[&lead])
+    }
+
+    pub fn all_corrections(&self) -> anyhow::Result<Vec<Correction>> {
+        load_corrections(&self.conn, "", &[])
+    }
+
+    pub fn learned(&self) -> anyhow::Result<Option<Learned>> {
+        learned(&self.conn)
+    }
+
+    /// Stores a new learned set (one transaction); returns its set id.
+    pub fn store_learned(
+        &mut self,
+        rules: &[LearnedWeight],
+        dimensions: &[LearnedWeight],
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
+        let tx = self.conn.transaction()?;
+        let set_id: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(set_id), 0) + 1 FROM learned_weights",
+            [],
+            |r| r.get(0),
+        )?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO learned_weights (set_id, applied_at, kind, name, factor, previous, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (kind, ws) in [("rule", rules), ("dimension", dimensions)] {
+                for w in ws {
+                    ins.execute(params![
+                        set_id,
+                        at.to_rfc3339(),
+                        kind,
+                        w.name,
+                        w.factor,
+                        w.previous,
+                        w.reason
+                    ])
+                    .with_context(|| format!("storing the learned weight of {kind} {}", w.name))?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(set_id)
+    }
+
+    /// The leads whose stored reports must follow new corrections: rescored now, without waiting
+    /// for new mail. Leads that have no messages (yet) are skipped.
+    pub fn rescore_leads(
+        &mut self,
+        leads: &BTreeSet<String>,
+        settings: &crate::config::Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<usize> {
+        self.rescore_some(leads, settings, now)
+    }
+}
+
+impl Store {
+    /// The lead a person means by `name`: a lead as listed (`acme.example`, `bob@gmail.com`), any
+    /// address of a lead's company (`li@sales.acme.example` → `acme.example`), or a subdomain.
+    /// None when no stored lead matches.
+    pub fn resolve_lead(
+        &self,
+        name: &str,
+        settings: &crate::config::Settings,
+    ) -> anyhow::Result<Option<String>> {
+        let name = name
+            .trim()
+            .trim_matches(|c| c == '<' || c == '>')
+            .to_lowercase();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let mut candidates = vec![name.clone()];
+        if name.contains('@') {
+            candidates.extend(crate::score::group::lead_key(&name, settings));
+        } else {
+            candidates.extend(psl::domain_str(&name).map(str::to_string));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT lead FROM leads WHERE lead = ?1")?;
+        for c in candidates {
+            if let Some(l) =
+                rusqlite::OptionalExtension::optional(stmt.query_row([&c], |r| r.get(0)))?
+            {
+                return Ok(Some(l));
+            }
+        }
+        Ok(None)
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod digests;
 pub mod feedback;
+pub mod keywords;
 pub mod leads;
 pub mod migrations;
 

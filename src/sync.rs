@@ -26,6 +26,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tracing::{debug, info, warn};
 
 use crate::config::{Account, Settings};
+use crate::store::keywords::FlagsPass;
 use crate::store::{BatchOutcome, Item, Location, Store};
 use pool::{Job, ParsePool, Submitter};
 use session::{ImapSession, Selected};
@@ -416,15 +417,15 @@ async fn read_keywords(
         absent.extend(chunk.iter().filter(|u| !got.contains_key(u)));
         flags.extend(got);
     }
-    let changed = store.record_keywords(
+    let pass = FlagsPass {
         account,
         folder,
-        selected.uidvalidity,
-        &flags,
-        &absent,
+        uidvalidity: selected.uidvalidity,
+        flags: &flags,
+        absent: &absent,
         modseq,
-        &settings.feedback,
-    )?;
+    };
+    let changed = store.record_keywords(&pass, &settings.feedback)?;
     debug!(
         account,
         folder,

@@ -99,6 +99,20 @@ pub fn diff_labels(
     out
 }
 
+/// What one flags pass over a folder read.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagsPass<'a> {
+    pub account: &'a str,
+    pub folder: &'a str,
+    pub uidvalidity: u32,
+    /// UID → flags as the server sent them.
+    pub flags: &'a BTreeMap<u32, Vec<String>>,
+    /// UIDs asked for without a modifier that did not come back: expunged.
+    pub absent: &'a [u32],
+    /// HIGHESTMODSEQ at the EXAMINE before the pass (None without CONDSTORE).
+    pub modseq: Option<u64>,
+}
+
 /// A location whose keywords changed since they were last applied.
 struct Pending {
     folder: String,
@@ -153,19 +167,22 @@ impl Store {
     }
 
     /// Records one flags pass over a folder in one transaction: the feedback keywords of every
-    /// UID in `flags` (locations of the current `uidvalidity` only), an empty set for each UID in
-    /// `absent` (asked for, not there: expunged), and the folder's HIGHESTMODSEQ as of the
-    /// EXAMINE that preceded the pass. Returns how many locations changed.
+    /// UID read (locations of the pass's UIDVALIDITY only), an empty set for each UID asked for
+    /// and not there (expunged), and the folder's HIGHESTMODSEQ as of the EXAMINE that preceded
+    /// the pass. Returns how many locations changed.
     pub fn record_keywords(
         &mut self,
-        account: &str,
-        folder: &str,
-        uidvalidity: u32,
-        flags: &BTreeMap<u32, Vec<String>>,
-        absent: &[u32],
-        modseq: Option<u64>,
+        pass: &FlagsPass<'_>,
         fb: &FeedbackSettings,
     ) -> anyhow::Result<usize> {
+        let FlagsPass {
+            account,
+            folder,
+            uidvalidity,
+            flags,
+            absent,
+            modseq,
+        } = *pass;
         let tx = self.conn.transaction()?;
         let mut changed = 0;
         {
@@ -566,12 +583,14 @@ mod tests {
 
         let n = st
             .record_keywords(
-                "sales",
-                "INBOX",
-                7,
-                &flags(1, &["\\Seen", "$label1", "Lead-Hot"]),
-                &[],
-                Some(42),
+                &FlagsPass {
+                    account: "sales",
+                    folder: "INBOX",
+                    uidvalidity: 7,
+                    flags: &flags(1, &["\\Seen", "$label1", "Lead-Hot"]),
+                    absent: &[],
+                    modseq: Some(42),
+                },
                 &s.feedback,
             )
             .unwrap();
@@ -637,12 +656,14 @@ mod tests {
         st.store_batch(Some(("sales", "INBOX", 5)), &[again], now)
             .unwrap();
         st.record_keywords(
-            "sales",
-            "INBOX",
-            8,
-            &flags(5, &["lead-hot"]),
-            &[],
-            None,
+            &FlagsPass {
+                account: "sales",
+                folder: "INBOX",
+                uidvalidity: 8,
+                flags: &flags(5, &["lead-hot"]),
+                absent: &[],
+                modseq: None,
+            },
             &s.feedback,
         )
         .unwrap();
@@ -657,12 +678,14 @@ mod tests {
         // Removed on the server (the message is gone: absent): back to automatic, and the class
         // keyword follows.
         st.record_keywords(
-            "sales",
-            "INBOX",
-            8,
-            &BTreeMap::new(),
-            &[5],
-            Some(3),
+            &FlagsPass {
+                account: "sales",
+                folder: "INBOX",
+                uidvalidity: 8,
+                flags: &BTreeMap::new(),
+                absent: &[5],
+                modseq: Some(3),
+            },
             &s.feedback,
         )
         .unwrap();

@@ -380,12 +380,13 @@ async fn read_keywords(
     if mark > 0 {
         match (modseq, last) {
             (Some(now), Some(since)) if now == since => {}
-            (Some(_), Some(since)) => {
+            (Some(now), Some(since)) if now > since => {
                 flags = session
                     .uid_fetch_flags(&format!("1:{mark}"), Some(since))
                     .await?;
             }
-            (Some(_), None) => {
+            // First time, or the server's mod-sequences went back (a restored mailbox): all.
+            (Some(_), _) => {
                 flags = session.uid_fetch_flags(&format!("1:{mark}"), None).await?;
                 complete = Some((1, mark));
             }

@@ -445,3 +445,42 @@ fn a_folder_that_allows_no_new_keywords_is_reported_once_and_the_sync_goes_on() 
     assert_eq!(flags(&d, "INBOX"), before);
     assert_eq!(ls.count("SELECT COUNT(*) FROM messages"), 2);
 }
+
+/// Without CONDSTORE (Dovecot told not to announce it) each pass reads the flags of the last
+/// `flags_window` UIDs, plus any stored message whose keywords were never read.
+#[test]
+fn without_condstore_the_last_flags_window_uids_are_read() {
+    let mut d = Dovecot::start();
+    let mut conf = std::fs::read_to_string(&d.conf).expect("dovecot.conf");
+    conf.push_str("imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE SPECIAL-USE\n");
+    std::fs::write(&d.conf, conf).expect("dovecot.conf");
+    d.restart();
+    let mut c = d.client();
+    let caps = c.ok("CAPABILITY").join(" ");
+    assert!(!caps.contains("CONDSTORE"), "{caps}");
+    c.append("INBOX", "lead-drop", &other_inquiry());
+    c.append("INBOX", "", &inquiry(1));
+    c.logout();
+    let ls = Leadsift::new(
+        &[AccountConf::implicit(&d)],
+        "\n[feedback]\nwrite_keywords = false\nflags_window = 1\n",
+    );
+    // First pass: every stored message is read once, so the keyword set before is seen.
+    ls.sync_ok();
+    let leads = leads_json(&ls);
+    assert_eq!(lead(&leads, "other.example")["class"], "drop");
+    assert_eq!(lead(&leads, "other.example")["manual"], true);
+    assert_eq!(
+        ls.count("SELECT COUNT(*) FROM folders WHERE highestmodseq IS NOT NULL"),
+        0
+    );
+
+    // Later passes read only the last UID: a change on UID 1 waits, one on UID 2 is seen.
+    imaplib_store(&d, "q-1@other.example", "-FLAGS", "lead-drop");
+    imaplib_store(&d, "inq-1@buyer.example", "+FLAGS", "lead-nurture");
+    ls.sync_ok();
+    let leads = leads_json(&ls);
+    assert_eq!(lead(&leads, "other.example")["manual"], true);
+    assert_eq!(lead(&leads, "buyer.example")["class"], "nurture");
+    assert_eq!(lead(&leads, "buyer.example")["manual"], true);
+}

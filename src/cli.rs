@@ -113,6 +113,19 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Learn from corrections: per-rule precision on hand-classed leads, and better weights
+    #[command(group(clap::ArgGroup::new("learn_mode").required(true).args(["report", "apply"])))]
+    Learn {
+        /// How often each rule fired on leads classed hot and dropped by hand; proposed weights
+        #[arg(long)]
+        report: bool,
+        /// With --report: JSON
+        #[arg(long, requires = "report")]
+        json: bool,
+        /// Store the proposed weights (within [feedback] weight_floor / weight_cap) and rescore
+        #[arg(long)]
+        apply: bool,
+    },
     /// Work with the signal rules in patterns/
     Patterns {
         #[command(subcommand)]
@@ -245,6 +258,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let st = store.status()?;
             let daemon_accounts = crate::daemon::state::account_states(&store)?;
             let last_digest = crate::daemon::state::last_digest(&store)?;
+            let feedback = store.feedback_summary()?;
             if *json {
                 let mut doc = serde_json::to_value(&st)?;
                 if let Some(o) = doc.as_object_mut() {
@@ -253,6 +267,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         serde_json::json!({ "accounts": daemon_accounts }),
                     );
                     o.insert("last_digest".into(), serde_json::to_value(&last_digest)?);
+                    o.insert("feedback".into(), serde_json::to_value(&feedback)?);
                 }
                 serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
@@ -314,6 +329,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )?,
                     None => writeln!(out, "last digest: none")?,
                 }
+                writeln!(out, "{}", feedback.line())?;
             }
         }
         Command::Extract { file, json } => {
@@ -423,6 +439,53 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     r.score
                 )?,
                 None => writeln!(out, "{key}: {} ({})", parsed.as_str(), parsed.describe())?,
+            }
+        }
+        Command::Learn { report, json, .. } => {
+            let s = load(&cli)?;
+            let mut store = open_store(&s)?;
+            if *report {
+                let r = store.learn_report(&s, now)?;
+                if *json {
+                    serde_json::to_writer_pretty(&mut out, &r)?;
+                    writeln!(out)?;
+                } else {
+                    write!(out, "{}", crate::feedback::learn::report_text(&r))?;
+                }
+            } else {
+                use crate::store::feedback::LearnOutcome;
+                match store.learn_apply(&s, now)? {
+                    LearnOutcome::NotEnough { hot, dropped, min } => bail!(
+                        "not enough corrections to learn from: {hot} hot and {dropped} dropped lead(s) classed by hand, {min} of each needed ([feedback] min_leads_per_class)"
+                    ),
+                    LearnOutcome::NothingToChange => writeln!(
+                        out,
+                        "the weights in force already fit the corrections: nothing stored"
+                    )?,
+                    LearnOutcome::Applied {
+                        set_id,
+                        rules,
+                        dimensions,
+                        rescored,
+                    } => {
+                        writeln!(out, "learned weight set {set_id} stored:")?;
+                        for w in &rules {
+                            writeln!(
+                                out,
+                                "  rule {} ×{:.2} (was ×{:.2}): {}",
+                                w.name, w.factor, w.previous, w.reason
+                            )?;
+                        }
+                        for w in &dimensions {
+                            writeln!(
+                                out,
+                                "  weight {} {:.2} (was {:.2}): {}",
+                                w.name, w.factor, w.previous, w.reason
+                            )?;
+                        }
+                        writeln!(out, "rescored {rescored} lead(s)")?;
+                    }
+                }
             }
         }
         Command::Demo => {

@@ -277,6 +277,9 @@ async fn digest_loop(shared: Arc<Shared>) {
                 continue;
             }
         }
+        if settings.feedback.learning == crate::config::Learning::Auto {
+            auto_learn(&mut store, &settings, now);
+        }
         match digest::send_today(&settings, &mut store, now, false).await {
             Ok(outcome) => {
                 info!("{}", digest::describe(&outcome));
@@ -303,5 +306,43 @@ async fn digest_loop(shared: Arc<Shared>) {
                 retry_at = Some(Instant::now() + wait);
             }
         }
+    }
+}
+
+/// `[feedback] learning = "auto"`: before the morning digest, at most once a day, store what
+/// `learn --apply` would (logged weight by weight), so the digest is scored with it.
+fn auto_learn(store: &mut Store, settings: &Settings, now: DateTime<Utc>) {
+    use crate::store::feedback::LearnOutcome;
+    let last = match store.learned() {
+        Ok(l) => l.and_then(|l| l.applied_at),
+        Err(e) => {
+            warn!("learning: cannot read the learned weights: {e:#}");
+            return;
+        }
+    };
+    if last.is_some_and(|t| now - t < chrono::TimeDelta::hours(20)) {
+        return;
+    }
+    match store.learn_apply(settings, now) {
+        Ok(LearnOutcome::Applied {
+            set_id,
+            rules,
+            dimensions,
+            rescored,
+        }) => info!(
+            set_id,
+            rules = rules.len(),
+            dimensions = dimensions.len(),
+            rescored,
+            "learning: new weights stored and applied (`leadsift explain` shows them)"
+        ),
+        Ok(LearnOutcome::NothingToChange) => {
+            info!("learning: the weights in force fit the corrections")
+        }
+        Ok(LearnOutcome::NotEnough { hot, dropped, min }) => info!(
+            hot,
+            dropped, "learning: not enough corrections yet ({min} hot and {min} dropped needed)"
+        ),
+        Err(e) => warn!("learning failed: {e:#}"),
     }
 }

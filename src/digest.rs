@@ -73,6 +73,7 @@ pub fn render_today(
         weekly_review,
         now,
         timezone: digest.timezone,
+        keywords: footer_keywords(settings),
     })
 }
 
@@ -376,4 +377,23 @@ pub fn describe(outcome: &Outcome) -> String {
             "nothing to report for {day}: no digest sent (skip_if_empty = true; --force sends one anyway)"
         ),
     }
+}
+
+/// The tagging keywords the footer suggests: the class ones, budget and scam, as configured.
+fn footer_keywords(settings: &Settings) -> Vec<String> {
+    use crate::feedback::Label;
+    use crate::score::Class;
+    let f = &settings.feedback;
+    if !f.read_keywords {
+        return Vec::new();
+    }
+    [
+        Label::Class(Class::Hot),
+        Label::Class(Class::Drop),
+        Label::Confirm(crate::extract::Dimension::Budget),
+        Label::Scam,
+    ]
+    .into_iter()
+    .filter_map(|l| f.keyword_for(l).map(str::to_string))
+    .collect()
 }

@@ -6,6 +6,8 @@
 //! an `auto` clears it; a confirmed dimension stays confirmed until withdrawn (`-budget`); `scam` and
 //! `not-scam` replace each other and `clear-risk` removes both.
 
+pub mod learn;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

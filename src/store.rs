@@ -438,6 +438,52 @@ mod tests {
     }
 
     #[test]
+    fn migration_5_keeps_what_version_4_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &migrations::MIGRATIONS[..4] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 4).unwrap();
+            tx.commit().unwrap();
+            conn.execute(
+                "INSERT INTO folders (account, folder, uidvalidity, last_uid) VALUES ('a', 'INBOX', 7, 42)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.folder_state("a", "INBOX").unwrap(),
+            Some(FolderState {
+                uidvalidity: Some(7),
+                last_uid: 42
+            })
+        );
+        let modseq: Option<i64> = store
+            .conn()
+            .query_row(
+                "SELECT highestmodseq FROM folders WHERE account = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(modseq, None);
+        let tables: i64 = store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('corrections', 'commands', 'learned_weights')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 3);
+    }
+
+    #[test]
     fn batch_dedups_and_moves_mark() {
         let mut s = Store::open_in_memory().unwrap();
         assert!(!s.set_uidvalidity("a", "INBOX", 7).unwrap());

@@ -274,6 +274,7 @@ fn bench_render_10000_leads() {
     }
     let day = |s: &str| s.parse::<NaiveDate>().expect("day");
     let input = render::Input {
+        keywords: vec![],
         reports: &reports,
         previous: Some((day("2026-11-19"), &previous)),
         week_ago: Some((day("2026-11-13"), &week)),

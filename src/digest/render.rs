@@ -38,6 +38,9 @@ pub struct Input<'a> {
     pub weekly_review: bool,
     pub now: DateTime<Utc>,
     pub timezone: Tz,
+    /// The IMAP keywords people tag with (`lead-hot`, …), for the how-to-correct footer; empty
+    /// when keywords are not read.
+    pub keywords: Vec<String>,
 }
 
 /// A rendered digest.
@@ -76,6 +79,18 @@ struct View {
     nurture_more: usize,
     drop: Drops,
     weekly: Option<Weekly>,
+    keywords: String,
+}
+
+/// A class set by hand, with who set it and the automatic class when that differs.
+fn manual_note(r: &LeadReport) -> String {
+    let Some(by) = &r.manual else {
+        return String::new();
+    };
+    match r.auto_class.filter(|a| *a != r.class) {
+        Some(a) => format!("set by hand by {}; automatic: {}", by.person, a.as_str()),
+        None => format!("set by hand by {}", by.person),
+    }
 }
 
 #[derive(Serialize)]
@@ -105,6 +120,8 @@ struct Hot {
     messages: usize,
     waiting_hours: Option<i64>,
     waited: String,
+    /// "set by hand by ann; automatic: nurture", or empty.
+    manual: String,
 }
 
 #[derive(Serialize)]
@@ -135,6 +152,7 @@ struct Compact {
     score: u8,
     last_message: String,
     why: String,
+    manual: String,
 }
 
 #[derive(Serialize)]
@@ -498,6 +516,7 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
                 .filter(|_| r.waiting_on_us)
                 .map(|s| waited(hours(s)))
                 .unwrap_or_default(),
+            manual: manual_note(r),
         })
         .collect();
 
@@ -548,6 +567,7 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
                 score: r.score,
                 last_message: last_message(r, tz),
                 why: short(r.reasons.first().map(String::as_str).unwrap_or(""), 120),
+                manual: manual_note(r),
             })
             .collect(),
         MAX_NURTURE,
@@ -597,6 +617,7 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<Rendered> {
         && (input.previous.is_some() || counts.total == 0);
 
     let view = View {
+        keywords: input.keywords.join(", "),
         subject: subject.clone(),
         day: day.format("%A %-d %B %Y").to_string(),
         generated: format!("{} ({})", local.format("%a %-d %b %Y %H:%M %Z"), tz.name()),
@@ -816,7 +837,40 @@ mod tests {
             weekly_review: false,
             now: now(),
             timezone: chrono_tz::Asia::Shanghai,
+            keywords: vec!["lead-hot".into(), "lead-drop".into()],
         }
+    }
+
+    #[test]
+    fn a_class_set_by_hand_shows_who_and_the_automatic_class() {
+        let mut r = hot();
+        r.auto_class = Some(Class::Nurture);
+        r.manual = Some(crate::feedback::Correction {
+            id: 1,
+            lead: r.lead.clone(),
+            label: crate::feedback::Label::Class(Class::Hot),
+            source: crate::feedback::Source::DigestReply,
+            message_id: None,
+            person: "<b>ann</b>@ourco.example".into(),
+            at: now(),
+            note: None,
+        });
+        let reports = vec![r];
+        let out = render(&input(&reports)).unwrap();
+        assert!(
+            out.text
+                .contains("score 82 (set by hand by <b>ann</b>@ourco.example; automatic: nurture)"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.html.contains(
+                "set by hand by &lt;b&gt;ann&lt;&#x2f;b&gt;@ourco.example; automatic: nurture"
+            ),
+            "{}",
+            out.html
+        );
+        assert!(out.text.contains("lead-hot, lead-drop"));
     }
 
     #[test]

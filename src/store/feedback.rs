@@ -242,3 +242,159 @@ impl Store {
         Ok(None)
     }
 }
+
+/// What `learn --apply` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LearnOutcome {
+    /// Fewer hand-classed hot or dropped leads than `[feedback] min_leads_per_class`.
+    NotEnough {
+        hot: usize,
+        dropped: usize,
+        min: u32,
+    },
+    /// The corrections agree with the weights in force: nothing stored.
+    NothingToChange,
+    Applied {
+        set_id: i64,
+        rules: Vec<LearnedWeight>,
+        dimensions: Vec<LearnedWeight>,
+        rescored: usize,
+    },
+}
+
+impl Store {
+    /// `learn --report`: rule statistics and proposals from the current corrections.
+    pub fn learn_report(
+        &self,
+        settings: &crate::config::Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<feedback::learn::LearnReport> {
+        let reports = self.compute_reports(settings, now)?;
+        let learned = self.learned()?;
+        Ok(feedback::learn::analyse(
+            &reports,
+            &settings.scoring.weights,
+            learned.as_ref(),
+            &settings.feedback,
+        ))
+    }
+
+    /// `learn --apply`: stores the proposals as a new learned set and rescores every lead, when
+    /// there are enough corrections. Every stored weight is logged.
+    pub fn learn_apply(
+        &mut self,
+        settings: &crate::config::Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<LearnOutcome> {
+        let report = self.learn_report(settings, now)?;
+        if !report.enough {
+            return Ok(LearnOutcome::NotEnough {
+                hot: report.hot,
+                dropped: report.dropped,
+                min: report.min_leads_per_class,
+            });
+        }
+        let (rules, dimensions) = feedback::learn::proposal(&report);
+        let current = self.learned()?.unwrap_or_default();
+        let same_rules = rules.len() == current.rules.len()
+            && rules.iter().all(|w| {
+                current
+                    .rules
+                    .get(&w.name)
+                    .is_some_and(|c| c.factor == w.factor)
+            });
+        let same_dims = dimensions.len() == current.dimensions.len()
+            && dimensions.iter().all(|w| {
+                Dimension::parse(&w.name)
+                    .and_then(|d| current.dimensions.get(&d))
+                    .is_some_and(|c| c.factor == w.factor)
+            });
+        if same_rules && same_dims {
+            return Ok(LearnOutcome::NothingToChange);
+        }
+        let set_id = self.store_learned(&rules, &dimensions, now)?;
+        for w in &rules {
+            tracing::info!(set_id, rule = %w.name, factor = w.factor, previous = w.previous, "learned rule weight: {}", w.reason);
+        }
+        for w in &dimensions {
+            tracing::info!(set_id, dimension = %w.name, weight = w.factor, previous = w.previous, "learned dimension weight: {}", w.reason);
+        }
+        let rescored = self.rescore_all(settings, now)?;
+        Ok(LearnOutcome::Applied {
+            set_id,
+            rules,
+            dimensions,
+            rescored,
+        })
+    }
+}
+
+/// For `status`: how much correcting has happened.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FeedbackSummary {
+    /// Corrections per source.
+    pub corrections: BTreeMap<String, i64>,
+    pub last_correction: Option<String>,
+    /// Digest replies per status (pending, applied, ignored).
+    pub digest_replies: BTreeMap<String, i64>,
+    pub learned_set: Option<i64>,
+    pub learned_at: Option<String>,
+}
+
+impl Store {
+    pub fn feedback_summary(&self) -> anyhow::Result<FeedbackSummary> {
+        let mut s = FeedbackSummary::default();
+        let counts = |sql: &str| -> anyhow::Result<BTreeMap<String, i64>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        s.corrections = counts("SELECT source, COUNT(*) FROM corrections GROUP BY source")?;
+        s.digest_replies = counts("SELECT status, COUNT(*) FROM commands GROUP BY status")?;
+        s.last_correction = self
+            .conn
+            .query_row("SELECT MAX(at) FROM corrections", [], |r| r.get(0))?;
+        if let Some(l) = self.learned()? {
+            s.learned_set = Some(l.set_id);
+            s.learned_at = l.applied_at.map(|d| d.to_rfc3339());
+        }
+        Ok(s)
+    }
+}
+
+impl FeedbackSummary {
+    /// One line for `status`.
+    pub fn line(&self) -> String {
+        let total: i64 = self.corrections.values().sum();
+        let by = self
+            .corrections
+            .iter()
+            .map(|(k, n)| {
+                let src = Source::parse(k).map_or(k.as_str(), |s| s.describe());
+                format!("{n} {src}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut out = format!("feedback: {total} correction(s)");
+        if total > 0 {
+            out.push_str(&format!(
+                " ({by}), last {}",
+                self.last_correction.as_deref().unwrap_or("?")
+            ));
+        }
+        let replies = self
+            .digest_replies
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !replies.is_empty() {
+            out.push_str(&format!("; digest replies: {replies}"));
+        }
+        match (self.learned_set, &self.learned_at) {
+            (Some(id), Some(at)) => out.push_str(&format!("; learned weights: set {id} from {at}")),
+            _ => out.push_str("; learned weights: none"),
+        }
+        out
+    }
+}

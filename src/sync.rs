@@ -6,22 +6,30 @@
 //! `UID mark+1:*`. Candidates go in batches: sizes first (so big messages are fetched partially),
 //! then bodies, parsed on worker threads while the download goes on. Each batch and the new mark
 //! commit in one transaction; the mark never passes a UID that was asked for and did not arrive.
+//!
+//! Keywords, both ways (`[feedback]`): after its messages, each folder gets a flags pass on the
+//! same read-only session — with CONDSTORE only the flags changed since the HIGHESTMODSEQ of the
+//! last pass, else the last `flags_window` UIDs — plus every stored message whose keywords were
+//! never read. Once the account's folders are done and the new mail is scored, keyword changes
+//! become corrections, the leads they touch are rescored, and leadsift's own class keyword is
+//! written (the only time a folder is opened read-write) where the lead's class changed.
 
 pub mod pool;
 pub mod session;
 pub mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::{debug, info, warn};
 
 use crate::config::{Account, Settings};
+use crate::store::keywords::FlagsPass;
 use crate::store::{BatchOutcome, Item, Location, Store};
 use pool::{Job, ParsePool, Submitter};
-use session::ImapSession;
+use session::{ImapSession, Selected};
 use tokio::sync::mpsc;
 
 /// The result of one pass over one folder.
@@ -119,10 +127,10 @@ async fn sync_account(
             }
         },
     };
-    if let Some(s) = sent
-        && !folders.contains(&s)
+    if let Some(s) = &sent
+        && !folders.contains(s)
     {
-        folders.push(s);
+        folders.push(s.clone());
     }
 
     let mut session = Some(session);
@@ -158,6 +166,38 @@ async fn sync_account(
         errors.push(format!(
             "{pending} folder(s) not synced: the connection was lost"
         ));
+    }
+    // What was committed gets scored, even when a folder failed; then the keywords.
+    if let Err(e) = store.refresh_leads(settings, now) {
+        warn!(account = %account.name, "scoring failed: {e:#}");
+        errors.push(format!("scoring: {e:#}"));
+    }
+    if settings.feedback.read_keywords {
+        match apply_keywords(settings, account, store, now) {
+            Ok(n) if n > 0 => {
+                info!(account = %account.name, leads = n, "corrections from keywords applied")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(account = %account.name, "applying keyword corrections failed: {e:#}");
+                errors.push(format!("applying keyword corrections: {e:#}"));
+            }
+        }
+    }
+    if settings.feedback.write_keywords
+        && let Some(s) = session.as_mut().filter(|s| !s.is_broken())
+    {
+        // The Sent folder holds our own mail: the class goes on the buyers' messages only.
+        let targets: Vec<String> = account
+            .folders
+            .iter()
+            .filter(|&f| Some(f) != sent.as_ref())
+            .cloned()
+            .collect();
+        // A failed write is retried on the next pass; the sync itself went fine.
+        if let Err(e) = write_class_keywords(settings, account, s, store, &targets).await {
+            warn!(account = %account.name, "writing class keywords failed: {}", describe(&e));
+        }
     }
     if let Some(s) = session {
         s.logout().await;
@@ -221,7 +261,7 @@ async fn sync_folder(
     report: &mut FolderReport,
 ) -> (Option<ImapSession>, anyhow::Result<()>) {
     let name = account.name.as_str();
-    let prepared: anyhow::Result<(FetchCtx, u32)> = async {
+    let prepared: anyhow::Result<(FetchCtx, u32, Selected)> = async {
         let selected = session.examine(folder).await?;
         if store.set_uidvalidity(name, folder, selected.uidvalidity)? {
             warn!(
@@ -241,10 +281,10 @@ async fn sync_folder(
             uid_next: selected.uid_next,
             now,
         };
-        Ok((ctx, mark))
+        Ok((ctx, mark, selected))
     }
     .await;
-    let (ctx, mark) = match prepared {
+    let (ctx, mark, selected) = match prepared {
         Ok(p) => p,
         Err(e) => return (Some(session), Err(e)),
     };
@@ -304,7 +344,205 @@ async fn sync_folder(
         (Some(e), _) => Err(e),
         (None, r) => r,
     };
-    (session, result)
+    match (session, result) {
+        (Some(mut s), Ok(())) if settings.feedback.read_keywords => {
+            let r = read_keywords(settings, name, &mut s, store, &selected)
+                .await
+                .context("reading keywords");
+            (Some(s), r)
+        }
+        other => other,
+    }
+}
+
+/// At most this many UIDs per FETCH or STORE command, so command lines stay short.
+const UIDS_PER_COMMAND: usize = 1000;
+
+/// The flags pass over the folder selected (read-only) as `selected`: reads the keywords of the
+/// stored messages that may have changed and records them with the HIGHESTMODSEQ of that
+/// EXAMINE (changes made during the pass are read again next time, never missed).
+async fn read_keywords(
+    settings: &Settings,
+    account: &str,
+    session: &mut ImapSession,
+    store: &mut Store,
+    selected: &Selected,
+) -> anyhow::Result<()> {
+    let folder = selected.name.as_str();
+    let mark = store
+        .folder_state(account, folder)?
+        .map_or(0, |s| s.last_uid);
+    let modseq = selected.highest_modseq;
+    let last = store.folder_modseq(account, folder)?;
+    let mut flags: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    // UIDs fetched without a modifier: whatever of them did not come back is gone.
+    let mut complete: Option<(u32, u32)> = None;
+    if mark > 0 {
+        match (modseq, last) {
+            (Some(now), Some(since)) if now == since => {}
+            (Some(now), Some(since)) if now > since => {
+                flags = session
+                    .uid_fetch_flags(&format!("1:{mark}"), Some(since))
+                    .await?;
+            }
+            // First time, or the server's mod-sequences went back (a restored mailbox): all.
+            (Some(_), _) => {
+                flags = session.uid_fetch_flags(&format!("1:{mark}"), None).await?;
+                complete = Some((1, mark));
+            }
+            (None, _) => {
+                let window = settings.feedback.flags_window.max(1);
+                let low = mark.saturating_sub(window - 1).max(1);
+                flags = session
+                    .uid_fetch_flags(&format!("{low}:{mark}"), None)
+                    .await?;
+                complete = Some((low, mark));
+            }
+        }
+    }
+    // Stored messages whose keywords were never read (new mail, a new UIDVALIDITY, a pass that
+    // was cut short, messages outside the window).
+    let unread: Vec<u32> = store
+        .unread_keyword_uids(account, folder, selected.uidvalidity)?
+        .into_iter()
+        .filter(|u| !flags.contains_key(u))
+        .collect();
+    let (covered, rest): (Vec<u32>, Vec<u32>) = unread
+        .into_iter()
+        .partition(|u| complete.is_some_and(|(lo, hi)| (lo..=hi).contains(u)));
+    let mut absent = covered;
+    for chunk in rest.chunks(UIDS_PER_COMMAND) {
+        let got = session
+            .uid_fetch_flags(&session::uid_set(chunk), None)
+            .await?;
+        absent.extend(chunk.iter().filter(|u| !got.contains_key(u)));
+        flags.extend(got);
+    }
+    let pass = FlagsPass {
+        account,
+        folder,
+        uidvalidity: selected.uidvalidity,
+        flags: &flags,
+        absent: &absent,
+        modseq,
+    };
+    let changed = store.record_keywords(&pass, &settings.feedback)?;
+    debug!(
+        account,
+        folder,
+        read = flags.len(),
+        gone = absent.len(),
+        changed,
+        modseq = ?modseq,
+        since = ?last,
+        "flags pass"
+    );
+    Ok(())
+}
+
+/// Keyword changes on the account's messages → corrections → the touched leads rescored.
+/// Returns how many leads were touched.
+fn apply_keywords(
+    settings: &Settings,
+    account: &Account,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let touched = store.apply_keyword_corrections(account, settings, now)?;
+    if !touched.is_empty() {
+        store.rescore_leads(&touched, settings, now)?;
+    }
+    Ok(touched.len())
+}
+
+/// (account, folder, keyword) the server cannot store permanently: warned about once per
+/// account and folder, and not tried again while the process runs.
+static REFUSED: Mutex<BTreeSet<(String, String, String)>> = Mutex::new(BTreeSet::new());
+
+/// Puts the class keyword of each lead on its inbound messages in `folders` where it differs from
+/// what we wrote last: opens such a folder read-write (only then), removes the other class
+/// keywords and adds the right one, grouped by keyword, and notes each change once the server
+/// said OK. Nothing else on the messages is touched.
+async fn write_class_keywords(
+    settings: &Settings,
+    account: &Account,
+    session: &mut ImapSession,
+    store: &mut Store,
+    folders: &[String],
+) -> anyhow::Result<()> {
+    let fb = &settings.feedback;
+    let name = account.name.as_str();
+    let refused = |folder: &str, kw: &str| {
+        REFUSED
+            .lock()
+            .map(|r| {
+                r.contains(&(
+                    name.to_string(),
+                    folder.to_string(),
+                    kw.to_ascii_lowercase(),
+                ))
+            })
+            .unwrap_or(false)
+    };
+    let mut by_folder: BTreeMap<String, BTreeMap<String, Vec<u32>>> = BTreeMap::new();
+    let mut uidvalidity: BTreeMap<String, u32> = BTreeMap::new();
+    for w in store.class_keyword_writes(name, folders, fb)? {
+        if refused(&w.folder, &w.desired) {
+            continue;
+        }
+        uidvalidity.insert(w.folder.clone(), w.uidvalidity);
+        by_folder
+            .entry(w.folder)
+            .or_default()
+            .entry(w.desired)
+            .or_default()
+            .push(w.uid);
+    }
+    let all: Vec<&str> = fb.class_keywords.values().map(String::as_str).collect();
+    for (folder, by_kw) in by_folder {
+        let r: anyhow::Result<()> = async {
+            let selected = session.select(&folder).await?;
+            if Some(&selected.uidvalidity) != uidvalidity.get(&folder) {
+                // The next pass's EXAMINE notices the new UIDVALIDITY and rescans.
+                debug!(account = name, folder = %folder, "UIDVALIDITY changed: class keywords wait for the rescan");
+                return Ok(());
+            }
+            for (kw, uids) in by_kw {
+                if !selected.can_create_keywords(&kw) {
+                    let mut r = REFUSED.lock().map_err(|_| anyhow!("keyword registry poisoned"))?;
+                    let first = !r.iter().any(|(a, f, _)| a == name && *f == folder);
+                    r.insert((name.to_string(), folder.clone(), kw.to_ascii_lowercase()));
+                    if first {
+                        warn!(account = name, folder = %folder, keyword = %kw,
+                            permanent_flags = ?selected.permanent_flags,
+                            "the server does not allow new keywords here (no \\* in PERMANENTFLAGS): leadsift's class keyword is not written");
+                    }
+                    continue;
+                }
+                let others: Vec<&str> = all
+                    .iter()
+                    .copied()
+                    .filter(|k| !k.eq_ignore_ascii_case(&kw))
+                    .collect();
+                for chunk in uids.chunks(UIDS_PER_COMMAND) {
+                    session.uid_store_keywords(chunk, &[&kw], &others).await?;
+                    store.set_lead_keyword(name, &folder, selected.uidvalidity, chunk, &kw)?;
+                }
+                info!(account = name, folder = %folder, keyword = %kw, messages = uids.len(), "class keyword written");
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = r {
+            let e = e.context(format!("folder {folder}"));
+            if session.is_broken() {
+                return Err(e);
+            }
+            // Refused (NO/BAD): the other folders still get theirs; this one is tried next pass.
+            warn!(account = name, folder = %folder, "cannot write class keywords: {}", describe(&e));
+        }
+    }
+    Ok(())
 }
 
 /// Everything the IMAP task needs, owned.

@@ -192,7 +192,12 @@ fn flags_on_the_server_are_unchanged_by_a_sync() {
         .collect();
     assert_eq!(unseen.len(), 4);
 
-    let ls = Leadsift::new(&[AccountConf::implicit(&d)], "");
+    // Reading only: leadsift's own class keyword (SELECT + STORE) is switched off here; what it
+    // writes when on is tested in tests/feedback_keywords.rs.
+    let ls = Leadsift::new(
+        &[AccountConf::implicit(&d)],
+        "\n[feedback]\nwrite_keywords = false\n",
+    );
     let out = ls.sync_ok();
     assert!(out.contains("sales: 12 new"), "{out}");
 

@@ -9,6 +9,8 @@ command -v dovecot >/dev/null 2>&1 || need_pkgs+=(dovecot-imapd dovecot-lmtpd)
 [ -x /usr/lib/dovecot/lmtp ] || need_pkgs+=(dovecot-lmtpd)
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || need_pkgs+=(postfix)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# Python's imaplib plays the mail client in tests/feedback_keywords.rs.
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 # Headless Chromium renders the digest's HTML in tests/digest_render.rs.
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

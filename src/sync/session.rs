@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use async_imap::types::{Capability, NameAttribute};
+use async_imap::types::{Capability, Flag, NameAttribute};
 use chrono::{DateTime, FixedOffset};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,13 +24,32 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
 type Stream = Box<dyn Io>;
 type Tcp = Pin<Box<TimeoutStream<TcpStream>>>;
 
-/// The folder opened (read-only, EXAMINE) on this session.
+/// The folder opened on this session: read-only (EXAMINE) for reading, read-write (SELECT) only
+/// to write our own keywords.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
     pub name: String,
     pub uidvalidity: u32,
     pub uid_next: Option<u32>,
     pub exists: u32,
+    /// HIGHESTMODSEQ, when CONDSTORE is enabled on this session and the folder has mod-sequences.
+    pub highest_modseq: Option<u64>,
+    /// PERMANENTFLAGS as the server listed them (`\*` = new keywords may be created). Empty when
+    /// the server sent none (EXAMINE: usually `()`).
+    pub permanent_flags: Vec<String>,
+    pub read_only: bool,
+}
+
+impl Selected {
+    /// Whether storing `keyword` will stick: PERMANENTFLAGS has `\*` or the keyword itself.
+    /// No PERMANENTFLAGS at all means every flag is permanent (RFC 3501, 7.1).
+    pub fn can_create_keywords(&self, keyword: &str) -> bool {
+        self.permanent_flags.is_empty()
+            || self
+                .permanent_flags
+                .iter()
+                .any(|f| f == "\\*" || f.eq_ignore_ascii_case(keyword))
+    }
 }
 
 /// One message as it came off the wire.
@@ -57,6 +76,9 @@ pub struct ImapSession {
     host: String,
     timeout: Duration,
     capabilities: BTreeSet<String>,
+    /// CONDSTORE was enabled (`ENABLE CONDSTORE`): EXAMINE reports HIGHESTMODSEQ and
+    /// `CHANGEDSINCE` may be used.
+    condstore: bool,
     selected: Option<Selected>,
     broken: bool,
 }
@@ -159,6 +181,7 @@ impl ImapSession {
             host: account.host.clone(),
             timeout,
             capabilities: BTreeSet::new(),
+            condstore: false,
             selected: None,
             broken: false,
         };
@@ -174,6 +197,23 @@ impl ImapSession {
                 Capability::Atom(a) => a.to_uppercase(),
             })
             .collect();
+        if session.has_capability("CONDSTORE") && session.has_capability("ENABLE") {
+            // EXAMINE then reports HIGHESTMODSEQ, and FETCH may ask for changes since one.
+            let r = timed(
+                timeout,
+                "ENABLE CONDSTORE",
+                session.inner.run_command_and_check_ok("ENABLE CONDSTORE"),
+            )
+            .await;
+            match session.classify(r) {
+                Ok(()) => session.condstore = true,
+                Err(e) if !session.broken => {
+                    tracing::warn!(host = %session.host, "ENABLE CONDSTORE refused; reading flags without it: {e:#}")
+                }
+                Err(e) => return Err(e),
+            }
+            session.drain_unsolicited();
+        }
         Ok(session)
     }
 
@@ -239,6 +279,11 @@ impl ImapSession {
         self.selected.as_ref()
     }
 
+    /// CONDSTORE is on for this session: `Selected::highest_modseq` and `CHANGEDSINCE` work.
+    pub fn condstore(&self) -> bool {
+        self.condstore
+    }
+
     /// Drops queued unsolicited responses: the channel is bounded and we act on none of them
     /// (every pass re-searches), so keeping it empty is all that matters.
     fn drain_unsolicited(&mut self) {
@@ -295,8 +340,18 @@ impl ImapSession {
 
     /// Opens `folder` read-only: EXAMINE cannot change flags, not even `\Recent`.
     pub async fn examine(&mut self, folder: &str) -> anyhow::Result<Selected> {
+        self.open(folder, true).await
+    }
+
+    /// Opens `folder` read-write (SELECT): only to store our own keywords. Clears `\Recent`
+    /// for this session, as any client's SELECT does.
+    pub async fn select(&mut self, folder: &str) -> anyhow::Result<Selected> {
+        self.open(folder, false).await
+    }
+
+    async fn open(&mut self, folder: &str, read_only: bool) -> anyhow::Result<Selected> {
         self.selected = None;
-        let r = self.examine_inner(folder).await;
+        let r = self.open_inner(folder, read_only).await;
         let r = self.classify(r);
         if let Ok(s) = &r {
             self.selected = Some(s.clone());
@@ -304,28 +359,32 @@ impl ImapSession {
         r
     }
 
-    async fn examine_inner(&mut self, folder: &str) -> anyhow::Result<Selected> {
+    async fn open_inner(&mut self, folder: &str, read_only: bool) -> anyhow::Result<Selected> {
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
         if self.broken {
             bail!(
-                "EXAMINE: the connection to {} is no longer usable",
+                "{verb}: the connection to {} is no longer usable",
                 self.host
             );
         }
-        let mailbox = timed(
-            self.timeout,
-            &format!("EXAMINE {folder}"),
-            self.inner.examine(folder),
-        )
-        .await?;
+        let what = format!("{verb} {folder}");
+        let mailbox = if read_only {
+            timed(self.timeout, &what, self.inner.examine(folder)).await?
+        } else {
+            timed(self.timeout, &what, self.inner.select(folder)).await?
+        };
         self.drain_unsolicited();
         let uidvalidity = mailbox
             .uid_validity
-            .ok_or_else(|| anyhow!("EXAMINE {folder}: the server sent no UIDVALIDITY"))?;
+            .ok_or_else(|| anyhow!("{verb} {folder}: the server sent no UIDVALIDITY"))?;
         Ok(Selected {
             name: folder.to_string(),
             uidvalidity,
             uid_next: mailbox.uid_next,
             exists: mailbox.exists,
+            highest_modseq: mailbox.highest_modseq.filter(|_| self.condstore),
+            permanent_flags: mailbox.permanent_flags.iter().map(flag_name).collect(),
+            read_only,
         })
     }
 
@@ -396,6 +455,137 @@ impl ImapSession {
         drop(stream);
         self.drain_unsolicited();
         Ok(out)
+    }
+
+    /// FLAGS of the messages in `uid_set` (an IMAP UID set such as `1:500`), or with
+    /// `changedsince` only of those whose flags changed after that mod-sequence (CONDSTORE must be
+    /// on). Expunged UIDs are simply absent. Flags keep the server's spelling; `\Recent` is left
+    /// out.
+    pub async fn uid_fetch_flags(
+        &mut self,
+        uid_set: &str,
+        changedsince: Option<u64>,
+    ) -> anyhow::Result<BTreeMap<u32, Vec<String>>> {
+        if changedsince.is_some() && !self.condstore {
+            bail!("UID FETCH (CHANGEDSINCE): CONDSTORE is not enabled on this connection");
+        }
+        let r = self.uid_fetch_flags_inner(uid_set, changedsince).await;
+        self.classify(r)
+    }
+
+    async fn uid_fetch_flags_inner(
+        &mut self,
+        uid_set: &str,
+        changedsince: Option<u64>,
+    ) -> anyhow::Result<BTreeMap<u32, Vec<String>>> {
+        if self.broken {
+            bail!(
+                "UID FETCH: the connection to {} is no longer usable",
+                self.host
+            );
+        }
+        let mut out = BTreeMap::new();
+        if uid_set.is_empty() {
+            return Ok(out);
+        }
+        let query = match changedsince {
+            Some(m) => format!("(UID FLAGS) (CHANGEDSINCE {m})"),
+            None => "(UID FLAGS)".to_string(),
+        };
+        let what = format!("UID FETCH {} {query}", abbreviate(uid_set));
+        let timeout = self.timeout;
+        let mut stream = timed(timeout, &what, self.inner.uid_fetch(uid_set, &query)).await?;
+        loop {
+            let next = tokio::time::timeout(timeout, stream.next())
+                .await
+                .map_err(|_| {
+                    anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                })?;
+            match next {
+                None => break,
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+                Some(Ok(f)) => {
+                    // A FETCH without UID is an unsolicited one for a sequence number: skip it.
+                    let Some(uid) = f.uid else { continue };
+                    let flags: Vec<String> = f
+                        .flags()
+                        .filter(|fl| !matches!(fl, Flag::Recent))
+                        .map(|fl| flag_name(&fl))
+                        .collect();
+                    out.insert(uid, flags);
+                }
+            }
+        }
+        drop(stream);
+        self.drain_unsolicited();
+        Ok(out)
+    }
+
+    /// Adds and removes keywords on `uids` in the folder opened with [`Self::select`], with
+    /// `+FLAGS.SILENT` / `-FLAGS.SILENT` naming only the given keywords: `\Seen` and every
+    /// other flag stay as they are. Removal goes first, so a keyword in both lists ends up set.
+    pub async fn uid_store_keywords(
+        &mut self,
+        uids: &[u32],
+        add: &[&str],
+        remove: &[&str],
+    ) -> anyhow::Result<()> {
+        // Mistakes of the caller, found before anything is sent: the connection stays usable.
+        match &self.selected {
+            Some(s) if !s.read_only => {}
+            Some(s) => bail!("UID STORE: {} is open read-only", s.name),
+            None => bail!("UID STORE: no folder is selected"),
+        }
+        for k in add.iter().chain(remove) {
+            if !is_keyword(k) {
+                bail!("UID STORE: {k:?} is not a valid IMAP keyword");
+            }
+        }
+        let r = self.uid_store_keywords_inner(uids, add, remove).await;
+        self.classify(r)
+    }
+
+    async fn uid_store_keywords_inner(
+        &mut self,
+        uids: &[u32],
+        add: &[&str],
+        remove: &[&str],
+    ) -> anyhow::Result<()> {
+        if self.broken {
+            bail!(
+                "UID STORE: the connection to {} is no longer usable",
+                self.host
+            );
+        }
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
+        let timeout = self.timeout;
+        for (op, kws) in [("-FLAGS.SILENT", remove), ("+FLAGS.SILENT", add)] {
+            if kws.is_empty() {
+                continue;
+            }
+            let query = format!("{op} ({})", kws.join(" "));
+            let what = format!("UID STORE {} {query}", abbreviate(&set));
+            let mut stream = timed(timeout, &what, self.inner.uid_store(&set, &query)).await?;
+            loop {
+                let next = tokio::time::timeout(timeout, stream.next())
+                    .await
+                    .map_err(|_| {
+                        anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                    })?;
+                match next {
+                    None => break,
+                    Some(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+                    // With CONDSTORE on, servers may report the new MODSEQ even when silent.
+                    Some(Ok(_)) => {}
+                }
+            }
+            drop(stream);
+            self.drain_unsolicited();
+        }
+        Ok(())
     }
 
     /// Fetches the bodies of `uids` with `BODY.PEEK[]` (never sets `\Seen`), or only their first
@@ -482,6 +672,30 @@ impl ImapSession {
     }
 }
 
+/// A flag as IMAP spells it (`\Seen`, `$Label1`, `\*`).
+fn flag_name(f: &Flag<'_>) -> String {
+    match f {
+        Flag::Seen => "\\Seen".to_string(),
+        Flag::Answered => "\\Answered".to_string(),
+        Flag::Flagged => "\\Flagged".to_string(),
+        Flag::Deleted => "\\Deleted".to_string(),
+        Flag::Draft => "\\Draft".to_string(),
+        Flag::Recent => "\\Recent".to_string(),
+        Flag::MayCreate => "\\*".to_string(),
+        Flag::Custom(s) => s.to_string(),
+    }
+}
+
+/// An IMAP keyword is a non-empty atom without `\` (RFC 3501 `flag-keyword`): safe to put in a
+/// STORE command unquoted.
+pub fn is_keyword(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+        })
+}
+
 /// Keeps log lines and error messages short when a UID set is long.
 fn abbreviate(set: &str) -> String {
     if set.len() <= 40 {
@@ -501,6 +715,37 @@ mod tests {
         assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
         assert_eq!(uid_set(&[4]), "4");
         assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn keywords_are_atoms() {
+        for k in ["$LeadHot", "lead-hot", "$label1", "Junk"] {
+            assert!(is_keyword(k), "{k}");
+        }
+        for k in [
+            "", "\\Seen", "a b", "x)", "(x", "q\"", "a*", "a%", "a]", "ä",
+        ] {
+            assert!(!is_keyword(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn keyword_creation_follows_permanentflags() {
+        let mut s = Selected {
+            name: "INBOX".into(),
+            uidvalidity: 1,
+            uid_next: None,
+            exists: 0,
+            highest_modseq: None,
+            permanent_flags: vec!["\\Seen".into(), "\\*".into()],
+            read_only: false,
+        };
+        assert!(s.can_create_keywords("$LeadHot"));
+        s.permanent_flags = vec!["\\Seen".into(), "$leadhot".into()];
+        assert!(s.can_create_keywords("$LeadHot"));
+        assert!(!s.can_create_keywords("$LeadDrop"));
+        s.permanent_flags.clear();
+        assert!(s.can_create_keywords("$LeadDrop"));
     }
 }
 
@@ -534,6 +779,7 @@ impl ImapSession {
             host,
             timeout,
             capabilities,
+            condstore,
             selected,
             broken,
         } = self;
@@ -580,6 +826,7 @@ impl ImapSession {
                     host,
                     timeout,
                     capabilities,
+                    condstore,
                     selected,
                     broken: false,
                 };

@@ -199,6 +199,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::CheckConfig => {
             let s = load(&cli)?;
+            s.extractor
+                .compile_all()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", s.source.display()))?;
             writeln!(
                 out,
                 "{}: OK ({} account(s), database {})",

@@ -233,6 +233,22 @@ impl Extractor {
         &self.rules
     }
 
+    /// Builds every rule's regex now (they are otherwise built on first use), so `check-config`
+    /// reports one that parses but is too big. Returns how many were built.
+    pub fn compile_all(&self) -> Result<usize, String> {
+        let errors: Vec<&str> = self
+            .rules
+            .rules
+            .iter()
+            .filter_map(|r| r.regex().err())
+            .collect();
+        if errors.is_empty() {
+            Ok(self.rules.rules.len())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
     fn flags(&self, msg: &ParsedMessage) -> Vec<Flag> {
         let mut flags = Vec::new();
         let h = &msg.headers;
@@ -330,7 +346,9 @@ impl Extractor {
                 if r.flag.is_some() {
                     continue;
                 }
-                for c in r.regex.captures_iter(text).take(20) {
+                // A rule whose regex cannot be built was logged once and is skipped.
+                let Ok(regex) = r.regex() else { continue };
+                for c in regex.captures_iter(text).take(20) {
                     let Some(m) = c.get(0) else { continue };
                     // Body rules share the body+signature scan; their signature matches don't count.
                     if r.scope == Scope::Body && m.start() >= body.len() {

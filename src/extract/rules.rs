@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
@@ -155,7 +156,12 @@ pub struct Rule {
     pub kind: String,
     pub flag: Option<FlagKind>,
     pub weight: f64,
-    pub regex: Regex,
+    /// The expanded regex. Its own compiled form is built on first use ([`Rule::regex`]): the
+    /// prefilter sets find the candidates, and most rules fire on few messages, so building all
+    /// of them at start would cost memory and start-up time for nothing. Syntax and capture
+    /// groups are checked at load time.
+    pattern: String,
+    compiled: OnceLock<Result<Regex, String>>,
     pub value: Option<ValueKind>,
     pub scope: Scope,
     pub unit: Option<String>,
@@ -269,6 +275,49 @@ fn ascii_boundaries(re: &str) -> String {
         }
     }
     out
+}
+
+impl Rule {
+    /// The rule's regex, compiled on first use (thread-safe). Err only for a regex that parses
+    /// but exceeds the size limit; `check-config` and `patterns check` compile every rule.
+    pub fn regex(&self) -> Result<&Regex, &str> {
+        self.compiled
+            .get_or_init(|| {
+                compile(&self.pattern).map_err(|e| {
+                    let msg = format!("{}: rule {:?}: bad regex: {e}", self.file, self.id);
+                    tracing::error!("{msg}; the rule is skipped");
+                    msg
+                })
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// Checks a regex's syntax (as `compile` would build it) and returns its capture group names,
+/// without building the automata.
+fn parse_pattern(re: &str) -> Result<Vec<String>, String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn names(h: &Hir, out: &mut Vec<String>) {
+        match h.kind() {
+            HirKind::Capture(c) => {
+                if let Some(n) = &c.name {
+                    out.push(n.to_string());
+                }
+                names(&c.sub, out);
+            }
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|x| names(x, out)),
+            HirKind::Repetition(r) => names(&r.sub, out),
+            _ => {}
+        }
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(&ascii_boundaries(re))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    names(&hir, &mut out);
+    Ok(out)
 }
 
 fn compile(re: &str) -> Result<Regex, regex::Error> {
@@ -427,11 +476,22 @@ fn build(
     // matches in the signature are dropped by the caller). Flag rules get their own small sets.
     let group = |want: &dyn Fn(&Rule) -> bool| -> Result<(Vec<usize>, RegexSet), PatternError> {
         let idx: Vec<usize> = (0..rules.len()).filter(|&i| want(&rules[i])).collect();
-        let set = regex::RegexSetBuilder::new(idx.iter().map(|&i| rules[i].regex.as_str()))
-            .size_limit(REGEX_SIZE_LIMIT * 8)
-            .dfa_size_limit(DFA_CACHE * 16)
-            .build()
-            .map_err(|e| PatternError::Invalid(format!("rule set: {e}")))?;
+        let set =
+            regex::RegexSetBuilder::new(idx.iter().map(|&i| ascii_boundaries(&rules[i].pattern)))
+                .size_limit(REGEX_SIZE_LIMIT * 8)
+                .dfa_size_limit(DFA_CACHE * 16)
+                .build()
+                .map_err(|e| {
+                    // Name the rule that does not fit (rules are otherwise built on first use).
+                    idx.iter()
+                        .find_map(|&i| {
+                            let r = &rules[i];
+                            compile(&r.pattern)
+                                .err()
+                                .map(|e| invalid(&r.file, &r.id, format!("bad regex: {e}")))
+                        })
+                        .unwrap_or_else(|| PatternError::Invalid(format!("rule set: {e}")))
+                })?;
         Ok((idx, set))
     };
     let mut sets = Vec::new();
@@ -551,10 +611,9 @@ fn compile_rule(
         }
     };
     let re = expand(&r.regex, vars).map_err(|e| invalid(file, &id, e))?;
-    let regex = compile(&re).map_err(|e| invalid(file, &id, format!("bad regex: {e}")))?;
-    let names: Vec<&str> = regex.capture_names().flatten().collect();
+    let names = parse_pattern(&re).map_err(|e| invalid(file, &id, format!("bad regex: {e}")))?;
     let need = |g: &str| -> Result<(), PatternError> {
-        if names.contains(&g) {
+        if names.iter().any(|n| n == g) {
             Ok(())
         } else {
             Err(invalid(
@@ -590,7 +649,8 @@ fn compile_rule(
         kind,
         flag,
         weight: r.weight,
-        regex,
+        pattern: re,
+        compiled: OnceLock::new(),
         value,
         scope,
         unit: r.unit,
@@ -621,9 +681,22 @@ pub fn check(
     let mut n = 0;
     let mut fails = Vec::new();
     for r in &set.rules {
+        let regex = match r.regex() {
+            Ok(re) => re,
+            Err(e) => {
+                n += 1;
+                fails.push(CheckFailure {
+                    file: r.file.clone(),
+                    rule: r.id.clone(),
+                    example: String::new(),
+                    problem: e.to_string(),
+                });
+                continue;
+            }
+        };
         for ex in &r.must_match {
             n += 1;
-            match r.regex.captures(ex) {
+            match regex.captures(ex) {
                 None => fails.push(CheckFailure {
                     file: r.file.clone(),
                     rule: r.id.clone(),
@@ -641,7 +714,7 @@ pub fn check(
         }
         for ex in &r.no_match {
             n += 1;
-            if let Some(m) = r.regex.find(ex) {
+            if let Some(m) = regex.find(ex) {
                 fails.push(CheckFailure {
                     file: r.file.clone(),
                     rule: r.id.clone(),

@@ -156,6 +156,8 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADSIFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("leadsift=info,warn"));
     let _ = tracing_subscriber::fmt()
+        // Colour only on a terminal: journald and log files get plain `key=value` text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)

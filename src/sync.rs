@@ -184,6 +184,12 @@ async fn sync_account(
             }
         }
     }
+    // Replies to the digest found by scoring: applied now (confirmations are sent by the caller),
+    // so their corrections get class keywords in this pass.
+    if let Err(e) = crate::feedback::confirm::apply_digest_replies(settings, store, now) {
+        warn!(account = %account.name, "applying replies to the digest failed: {e:#}");
+        errors.push(format!("replies to the digest: {e:#}"));
+    }
     if settings.feedback.write_keywords
         && let Some(s) = session.as_mut().filter(|s| !s.is_broken())
     {

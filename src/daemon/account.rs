@@ -190,15 +190,28 @@ async fn watch(
             last_pass = Some(Instant::now());
             // Anything that arrived during the pass? EXAMINE shows UIDNEXT; compare with the mark.
             let sel = session.examine(&folder).await.map_err(Failure::Other)?;
-            let mark = {
+            let (mark, seen_modseq) = {
                 let store = shared.store.lock().await;
-                store
+                let mark = store
                     .folder_state(name, &folder)
                     .map_err(Failure::Other)?
-                    .map_or(0, |s| s.last_uid)
+                    .map_or(0, |s| s.last_uid);
+                let seen = store.folder_modseq(name, &folder).map_err(Failure::Other)?;
+                (mark, seen)
             };
             if sel.uid_next.is_some_and(|n| n.saturating_sub(1) > mark) {
                 debug!(account = name, folder = %folder, mark, "more mail arrived during the pass");
+                wake = true;
+                continue;
+            }
+            // A flag changed after the pass read this folder's flags: this EXAMINE already shows
+            // it, so IDLE will not report it; HIGHESTMODSEQ does. (Our own keyword writes also
+            // move it: one more pass, which finds nothing to write, and it settles.)
+            if current.feedback.read_keywords
+                && let (Some(now_ms), Some(seen)) = (sel.highest_modseq, seen_modseq)
+                && now_ms > seen
+            {
+                debug!(account = name, folder = %folder, seen, now = now_ms, "flags changed during the pass");
                 wake = true;
                 continue;
             }

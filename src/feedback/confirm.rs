@@ -162,6 +162,19 @@ pub async fn process_digest_replies(
     store: &mut Store,
     now: DateTime<Utc>,
 ) -> anyhow::Result<RepliesOutcome> {
+    let mut outcome = apply_digest_replies(settings, store, now)?;
+    send_confirmations(settings, store, now, &mut outcome).await?;
+    Ok(outcome)
+}
+
+/// The database half of [`process_digest_replies`]: verifies and applies pending replies (their
+/// confirmations recorded, not sent). The sync pass calls it before writing class keywords, so a
+/// lead corrected by reply gets its new keyword in the same pass.
+pub fn apply_digest_replies(
+    settings: &Settings,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> anyhow::Result<RepliesOutcome> {
     let mut outcome = RepliesOutcome::default();
     let pending = store.pending_commands()?;
     if !pending.is_empty() {
@@ -176,7 +189,6 @@ pub async fn process_digest_replies(
                 .context("rescoring the leads corrected by digest replies")?;
         }
     }
-    send_confirmations(settings, store, now, &mut outcome).await?;
     Ok(outcome)
 }
 

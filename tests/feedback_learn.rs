@@ -35,6 +35,12 @@ fn json(ls: &run::Leadsift, args: &[&str]) -> Value {
 }
 
 fn config(ls: &run::Leadsift, min: u32) {
+    config_with(ls, min, "");
+}
+
+/// The harness config (storage, [me]) plus a catalogue and `[feedback]` bounds; `tail` goes
+/// after them (more `[feedback]` keys, then other sections).
+fn config_with(ls: &run::Leadsift, min: u32, tail: &str) {
     let base = std::fs::read_to_string(&ls.config).expect("config");
     let base = base
         .split("\n[business]")
@@ -44,10 +50,28 @@ fn config(ls: &run::Leadsift, min: u32) {
     std::fs::write(
         &ls.config,
         format!(
-            "{base}\n[business]\nproducts = [\"ball valve\", \"ball valves\"]\n\n[feedback]\nmin_leads_per_class = {min}\nweight_floor = 0.5\nweight_cap = 1.5\n"
+            "{base}\n[business]\nproducts = [\"ball valve\", \"ball valves\"]\n\n[feedback]\nmin_leads_per_class = {min}\nweight_floor = 0.5\nweight_cap = 1.5\n{tail}"
         ),
     )
     .expect("config");
+}
+
+/// Sixteen leads classed by hand: eight hot, seven dropped, one marked a scam (counts as dropped).
+fn classify(ls: &run::Leadsift) {
+    for i in 0..8 {
+        ok(ls.run(&[NOW, "tag", &format!("hot{i}.example"), "hot", "--by", "ann"]));
+    }
+    for i in 0..7 {
+        ok(ls.run(&[
+            NOW,
+            "tag",
+            &format!("buyer@drop{i}.example"),
+            "drop",
+            "--by",
+            "bob",
+        ]));
+    }
+    ok(ls.run(&[NOW, "tag", "drop7.example", "scam", "--by", "bob"]));
 }
 
 /// Eight buyers who state a target price and their authority (to be classed hot), eight
@@ -117,20 +141,7 @@ fn tag_holds_and_learning_counts_and_applies_bounded_weights() {
         .expect("raw weight");
 
     // Class by hand: eight hot, seven dropped, one marked a scam (counts as dropped).
-    for i in 0..8 {
-        ok(ls.run(&[NOW, "tag", &format!("hot{i}.example"), "hot", "--by", "ann"]));
-    }
-    for i in 0..7 {
-        ok(ls.run(&[
-            NOW,
-            "tag",
-            &format!("buyer@drop{i}.example"),
-            "drop",
-            "--by",
-            "bob",
-        ]));
-    }
-    ok(ls.run(&[NOW, "tag", "drop7.example", "scam", "--by", "bob"]));
+    classify(&ls);
     // Unknown leads and labels are refused with a clear message.
     let o = ls.run(&[NOW, "tag", "nobody.example", "hot"]);
     assert!(!o.status.success());
@@ -254,4 +265,90 @@ fn tag_holds_and_learning_counts_and_applies_bounded_weights() {
         .expect("hot1");
     assert_eq!(h1["manual"], false);
     assert_eq!(h1["corrections"].as_array().map(Vec::len), Some(2));
+}
+
+/// `learning = "auto"`: the daemon stores the learned weights before the morning digest (here the
+/// SMTP server is down, so the digest itself fails and is retried; learning does not wait for it).
+#[test]
+fn the_daemon_learns_before_the_digest_when_learning_is_auto() {
+    let ls = run::Leadsift::new(&[], "");
+    config(&ls, 8);
+    seed(&ls);
+    classify(&ls);
+    assert_eq!(ls.count("SELECT COUNT(*) FROM learned_weights"), 0);
+    // A closed loopback port: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    config_with(
+        &ls,
+        8,
+        &format!(
+            "learning = \"auto\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"plaintext\"\nfrom = \"leadsift <leadsift@ourco.example>\"\n\n[digest]\nto = [\"ann@ourco.example\"]\ntime = \"08:00\"\ntimezone = \"UTC\"\n"
+        ),
+    );
+    // First start: learns, then tries the digest (nothing listens: it fails and will retry).
+    let text = run_daemon_until_digest_tried(&ls, "first");
+    assert!(
+        text.contains("learning: new weights stored and applied"),
+        "{}",
+        run::tail(&text, 30)
+    );
+    assert_eq!(
+        ls.count("SELECT COUNT(DISTINCT set_id) FROM learned_weights"),
+        1
+    );
+    // A new correction would change the proposal, but a restart the same morning does not learn
+    // again: at most once a day.
+    ok(ls.run(&[NOW, "tag", "open0.example", "drop", "--by", "bob"]));
+    let text = run_daemon_until_digest_tried(&ls, "second");
+    assert!(
+        !text.contains("learning: new weights"),
+        "{}",
+        run::tail(&text, 30)
+    );
+    assert_eq!(
+        ls.count("SELECT COUNT(DISTINCT set_id) FROM learned_weights"),
+        1
+    );
+    let report = json(&ls, &["learn", "--report", "--json"]);
+    assert_eq!(
+        report["dropped"], 9,
+        "the new correction is there to learn from tomorrow"
+    );
+    let explained = ok(ls.run(&[NOW, "explain", "hot0.example"]));
+    assert!(explained.contains("learned weights (set 1"), "{explained}");
+}
+
+/// Runs `leadsift run` at 08:00:01 UTC until its log says the digest was tried (and failed: the
+/// SMTP port is closed), then SIGTERM; returns the log.
+fn run_daemon_until_digest_tried(ls: &run::Leadsift, name: &str) -> String {
+    let log = ls.dir.path().join(format!("daemon-{name}.log"));
+    let mut child = ls
+        .cmd(&["--now=2026-11-20T08:00:01Z", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("leadsift run");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("digest not sent")
+    {
+        if t0.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!(
+                "the digest was not tried within 60 s:\n{}",
+                run::tail(&std::fs::read_to_string(&log).unwrap_or_default(), 30)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "SIGTERM exits 0");
+    std::fs::read_to_string(&log).unwrap_or_default()
 }

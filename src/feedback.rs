@@ -3,7 +3,7 @@
 //! ([`LeadFeedback`]). Pure: storing and reading corrections is in `store::feedback`.
 //!
 //! A correction holds until a person changes it: the latest class label is the manual class until
-//! an `auto` clears it; a confirmed dimension stays confirmed until withdrawn (`-budget`); `scam` and
+//! an `auto` or a `scam` mark clears it; a confirmed dimension stays confirmed until withdrawn (`-budget`); `scam` and
 //! `not-scam` replace each other and `clear-risk` removes both.
 
 pub mod confirm;
@@ -228,9 +228,12 @@ pub fn fold(mut history: Vec<Correction>) -> LeadFeedback {
             Label::Unconfirm(d) => {
                 f.confirmed.remove(&d);
             }
+            // Marking a scam is a person changing the class too: it ends a class set earlier by
+            // hand (a class set after it holds again).
             Label::Scam => {
                 f.scam = Some(c.clone());
                 f.not_scam = None;
+                f.class = None;
             }
             Label::NotScam => {
                 f.not_scam = Some(c.clone());
@@ -353,5 +356,10 @@ mod tests {
         assert!(f.scam.is_none() && f.not_scam.is_some());
         let f = fold(vec![c(1, "scam"), c(2, "clear-risk")]);
         assert!(f.scam.is_none() && f.not_scam.is_none());
+        // A scam mark after a hand-set class ends it; a class after the mark holds again.
+        let f = fold(vec![c(1, "hot"), c(2, "scam")]);
+        assert!(f.class.is_none() && f.scam.is_some());
+        let f = fold(vec![c(1, "scam"), c(2, "hot")]);
+        assert_eq!(f.class.as_ref().map(|(k, _)| *k), Some(Class::Hot));
     }
 }

@@ -36,7 +36,8 @@ pub enum Verdict {
     Dropped,
 }
 
-/// The person's verdict on a lead, if any: a class set by hand, or a scam mark (dropped).
+/// The person's verdict on a lead, if any: a class set by hand, or else a scam mark (dropped). A
+/// scam mark made after a hand-set class has ended it (see [`super::fold`]).
 pub fn verdict(r: &LeadReport) -> Option<Verdict> {
     let scam = r
         .corrections

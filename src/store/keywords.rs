@@ -257,17 +257,24 @@ impl Store {
         let mut states: BTreeMap<String, MarkState> = BTreeMap::new();
         let mut corrections: Vec<NewCorrection> = Vec::new();
         let mut done: Vec<(&Pending, Option<String>)> = Vec::new();
+        // Message → keywords applied for it in this run (a message in two folders at once).
+        let mut applied_now: BTreeMap<i64, Option<String>> = BTreeMap::new();
         for p in &pending {
             let now_set = parse_set(p.keywords.as_deref());
             let applied = match &p.applied {
                 Some(a) => parse_set(Some(a)),
-                // A location never applied: a message seen again under a new UIDVALIDITY keeps
-                // what was applied at its old place in this folder, so nothing is applied twice.
-                None => parse_set(
-                    self.previously_applied(&account.name, &p.folder, p.message)?
-                        .as_deref(),
-                ),
+                // A location never applied: a message seen again under a new UIDVALIDITY, moved
+                // to another synced folder or present in two keeps what was applied at its other
+                // place, so a tag is never applied twice (nor again after later corrections).
+                None => match applied_now.get(&p.message) {
+                    Some(a) => parse_set(a.as_deref()),
+                    None => parse_set(
+                        self.previously_applied(&account.name, p.message)?
+                            .as_deref(),
+                    ),
+                },
             };
+            applied_now.insert(p.message, p.keywords.clone());
             let removed: BTreeSet<String> = applied.difference(&now_set).cloned().collect();
             let added: BTreeSet<String> = now_set.difference(&applied).cloned().collect();
             if removed.is_empty() && added.is_empty() {
@@ -329,21 +336,17 @@ impl Store {
         Ok(touched)
     }
 
-    /// What was applied at another (older) location of the same message in the same folder.
-    fn previously_applied(
-        &self,
-        account: &str,
-        folder: &str,
-        message: i64,
-    ) -> anyhow::Result<Option<String>> {
+    /// What was applied at another location of the same message in this account (an older
+    /// UIDVALIDITY, or another folder it was moved or copied from), the newest such location first.
+    fn previously_applied(&self, account: &str, message: i64) -> anyhow::Result<Option<String>> {
         Ok(self
             .conn
             .prepare_cached(
                 "SELECT keywords_applied FROM locations
-                 WHERE account = ?1 AND folder = ?2 AND message = ?3 AND keywords_applied IS NOT NULL
-                 ORDER BY uidvalidity DESC LIMIT 1",
+                 WHERE account = ?1 AND message = ?2 AND keywords_applied IS NOT NULL
+                 ORDER BY rowid DESC LIMIT 1",
             )?
-            .query_row(params![account, folder, message], |r| r.get(0))
+            .query_row(params![account, message], |r| r.get(0))
             .optional()?)
     }
 
@@ -707,5 +710,76 @@ mod tests {
         assert_eq!(w[0].current, None);
         let auto = Class::parse(&auto).unwrap();
         assert_eq!(w[0].desired, s.feedback.class_keyword(auto));
+    }
+
+    #[test]
+    fn a_tagged_message_moved_to_another_folder_is_not_applied_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let account = &s.accounts[0];
+        let now = Utc::now();
+        let mut st = Store::open_in_memory().unwrap();
+        st.set_uidvalidity("sales", "INBOX", 7).unwrap();
+        st.store_batch(
+            Some(("sales", "INBOX", 1)),
+            &[inbound("m@acme.example", 1)],
+            now,
+        )
+        .unwrap();
+        st.refresh_leads(&s, now).unwrap();
+        fn pass<'a>(
+            folder: &'a str,
+            uidvalidity: u32,
+            f: &'a BTreeMap<u32, Vec<String>>,
+        ) -> FlagsPass<'a> {
+            FlagsPass {
+                account: "sales",
+                folder,
+                uidvalidity,
+                flags: f,
+                absent: &[],
+                modseq: None,
+            }
+        }
+        let tagged = flags(1, &["lead-hot"]);
+        st.record_keywords(&pass("INBOX", 7, &tagged), &s.feedback)
+            .unwrap();
+        st.apply_keyword_corrections(account, &s, now).unwrap();
+        // A later correction by reply: drop.
+        st.add_corrections(&[NewCorrection {
+            lead: "acme.example".into(),
+            label: Label::Class(Class::Drop),
+            source: Source::DigestReply,
+            message_id: None,
+            person: "ann@ourco.example".into(),
+            at: now,
+            note: None,
+        }])
+        .unwrap();
+        // The message is archived (still tagged) into another synced folder, and also copied.
+        for (folder, uidvalidity) in [("Archive", 9), ("Copies", 3)] {
+            st.set_uidvalidity("sales", folder, uidvalidity).unwrap();
+            let mut moved = inbound("m@acme.example", 1);
+            if let Item::Message(m) = &mut moved {
+                let l = m.location.as_mut().unwrap();
+                l.folder = folder.into();
+                l.uidvalidity = uidvalidity;
+            }
+            st.store_batch(Some(("sales", folder, 1)), &[moved], now)
+                .unwrap();
+            st.record_keywords(&pass(folder, uidvalidity, &tagged), &s.feedback)
+                .unwrap();
+        }
+        assert!(
+            st.apply_keyword_corrections(account, &s, now)
+                .unwrap()
+                .is_empty()
+        );
+        let cs = st.corrections_for("acme.example").unwrap();
+        assert_eq!(
+            cs.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
+            ["hot", "drop"],
+            "the drop stays in force"
+        );
     }
 }

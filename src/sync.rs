@@ -172,6 +172,13 @@ async fn sync_account(
         warn!(account = %account.name, "scoring failed: {e:#}");
         errors.push(format!("scoring: {e:#}"));
     }
+    // Once a day every lead is rescored: classes also move by decay alone, and the class
+    // keywords below are written from the stored classes.
+    match store.rescore_all_if_older(TimeDelta::hours(24), settings, now) {
+        Ok(true) => debug!(account = %account.name, "daily rescore of every lead done"),
+        Ok(false) => {}
+        Err(e) => warn!(account = %account.name, "daily rescore failed: {e:#}"),
+    }
     if settings.feedback.read_keywords {
         match apply_keywords(settings, account, store, now) {
             Ok(n) if n > 0 => {

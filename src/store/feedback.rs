@@ -398,3 +398,97 @@ impl FeedbackSummary {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::extract::Extraction;
+    use crate::parse;
+    use crate::score::Class;
+    use crate::store::{Direction, Item, NewMessage};
+
+    fn settings(dir: &std::path::Path) -> Settings {
+        let text = format!(
+            "[storage]\npath = \"{}/db\"\n[me]\naddresses = [\"sales@ourco.example\"]\n",
+            dir.display()
+        );
+        Settings::from_toml(&text, &dir.join("leadsift.toml")).unwrap()
+    }
+
+    fn inbound(id: &str) -> Item {
+        let raw = format!(
+            "Message-ID: <{id}>\r\nFrom: Li <li@acme.example>\r\nTo: sales@ourco.example\r\nSubject: valves\r\n\r\nquote please\r\n"
+        );
+        let parsed = parse::parse(raw.as_bytes(), Utc::now().fixed_offset(), false).unwrap();
+        Item::Message(Box::new(NewMessage {
+            parsed,
+            extraction: Extraction {
+                flags: vec![],
+                signals: vec![],
+                deal_value_usd: None,
+            },
+            direction: Direction::In,
+            size: raw.len() as u64,
+            location: None,
+        }))
+    }
+
+    fn stored_class(st: &Store) -> String {
+        st.conn()
+            .query_row(
+                "SELECT class FROM leads WHERE lead = 'acme.example'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn corrections_stored_but_not_rescored_are_caught_up_by_the_next_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let now = Utc::now();
+        let mut st = Store::open_in_memory().unwrap();
+        st.store_batch(None, &[inbound("q@acme.example")], now)
+            .unwrap();
+        st.refresh_leads(&s, now).unwrap();
+        assert_ne!(stored_class(&st), "drop");
+        // As if the process died right after the corrections committed.
+        st.add_corrections(&[NewCorrection {
+            lead: "acme.example".into(),
+            label: Label::Class(Class::Drop),
+            source: Source::Cli,
+            message_id: None,
+            person: "ann".into(),
+            at: now,
+            note: None,
+        }])
+        .unwrap();
+        assert_ne!(stored_class(&st), "drop");
+        // No new mail: the refresh still rescores the corrected lead, once.
+        assert_eq!(st.refresh_leads(&s, now).unwrap(), 1);
+        assert_eq!(stored_class(&st), "drop");
+        assert_eq!(st.refresh_leads(&s, now).unwrap(), 0);
+    }
+
+    #[test]
+    fn every_lead_is_rescored_once_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let now = Utc::now();
+        let mut st = Store::open_in_memory().unwrap();
+        st.store_batch(None, &[inbound("q@acme.example")], now)
+            .unwrap();
+        let day = chrono::TimeDelta::hours(24);
+        assert!(st.rescore_all_if_older(day, &s, now).unwrap(), "never ran");
+        assert!(
+            !st.rescore_all_if_older(day, &s, now + chrono::TimeDelta::hours(23))
+                .unwrap()
+        );
+        assert!(
+            st.rescore_all_if_older(day, &s, now + chrono::TimeDelta::hours(25))
+                .unwrap()
+        );
+    }
+}

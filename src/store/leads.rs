@@ -14,6 +14,11 @@ use crate::feedback::{LeadFeedback, Learned};
 use crate::score::{self, LeadReport, MessageView, group};
 
 const WATERMARK: &str = "scored_upto";
+/// The highest correction id whose lead has been rescored: a crash between storing corrections
+/// and rescoring only delays the rescore to the next refresh.
+const CORRECTIONS_WATERMARK: &str = "corrections_scored_upto";
+/// When every lead was last rescored (RFC 3339): classes also change by decay alone.
+const FULL_RESCORE_AT: &str = "full_rescore_at";
 
 /// Past this many new messages, `refresh_leads` rescores everything in one pass.
 const FULL_RESCORE_ABOVE: usize = 2_000;
@@ -212,8 +217,33 @@ impl Store {
             [],
         )?;
         set_watermark(&tx, max_id)?;
+        let corrections_upto: i64 =
+            tx.query_row("SELECT COALESCE(MAX(id), 0) FROM corrections", [], |r| {
+                r.get(0)
+            })?;
+        set_meta(&tx, CORRECTIONS_WATERMARK, &corrections_upto.to_string())?;
+        set_meta(&tx, FULL_RESCORE_AT, &now.to_rfc3339())?;
         tx.commit()?;
         Ok(groups.len())
+    }
+
+    /// Rescores every lead when the last full rescore is older than `max_age` (or never ran), so
+    /// stored classes follow decay too (leadsift's class keywords are written from them).
+    /// Returns whether it ran.
+    pub fn rescore_all_if_older(
+        &mut self,
+        max_age: chrono::TimeDelta,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let last = meta(&self.conn, FULL_RESCORE_AT)?
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|d| d.with_timezone(&Utc));
+        if last.is_some_and(|t| now - t < max_age) {
+            return Ok(false);
+        }
+        self.rescore_all(settings, now)?;
+        Ok(true)
     }
 
     /// Scores the leads touched by messages stored since the last refresh. Returns how many leads
@@ -227,7 +257,7 @@ impl Store {
         detect_commands(&self.conn, upto, now)?;
         let new = load_views(&self.conn, "", "m.id > ?1", &[&upto])?;
         let Some(max_id) = new.iter().map(|v| v.id).max() else {
-            return Ok(0);
+            return self.rescore_some(&BTreeSet::new(), settings, now);
         };
         if new.len() > FULL_RESCORE_ABOVE {
             // A first sync or a big import: one full pass is cheaper than many partial ones.
@@ -293,28 +323,52 @@ impl Store {
         }
         set_watermark(&tx, max_id)?;
         tx.commit()?;
-        Ok(updated)
+        // Leads corrected since they were last scored.
+        Ok(updated + self.rescore_some(&BTreeSet::new(), settings, now)?)
     }
 
-    /// Rescores the named leads from their stored messages (after a correction, say).
+    /// Rescores the named leads from their stored messages, and every lead with corrections made
+    /// since it was last scored.
     pub(super) fn rescore_some(
         &mut self,
         leads: &BTreeSet<String>,
         settings: &Settings,
         now: DateTime<Utc>,
     ) -> anyhow::Result<usize> {
-        if leads.is_empty() {
+        let corrected_upto: i64 = meta(&self.conn, CORRECTIONS_WATERMARK)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let (corrected, newest): (BTreeSet<String>, i64) = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT lead, id FROM corrections WHERE id > ?1")?;
+            let rows = stmt.query_map([corrected_upto], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            let mut leads = BTreeSet::new();
+            let mut newest = corrected_upto;
+            for row in rows {
+                let (lead, id) = row?;
+                leads.insert(lead);
+                newest = newest.max(id);
+            }
+            (leads, newest)
+        };
+        if leads.is_empty() && corrected.is_empty() {
             return Ok(0);
         }
         let inputs = self.scoring_inputs()?;
         let upto = watermark(&self.conn)?;
         let tx = self.conn.transaction()?;
         let mut updated = 0;
-        for lead in leads {
+        for lead in leads.union(&corrected) {
             let candidates = known_messages(&tx, lead, upto)?;
             if rescore_one(&tx, lead, candidates, settings, &inputs, now)? {
                 updated += 1;
             }
+        }
+        if newest > corrected_upto {
+            set_meta(&tx, CORRECTIONS_WATERMARK, &newest.to_string())?;
         }
         tx.commit()?;
         Ok(updated)
@@ -474,6 +528,22 @@ fn watermark(conn: &rusqlite::Connection) -> anyhow::Result<i64> {
         |r| r.get(0),
     ))?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn meta(conn: &rusqlite::Connection, key: &str) -> anyhow::Result<Option<String>> {
+    Ok(rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    ))?)
+}
+
+fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+        params![key, value],
+    )?;
+    Ok(())
 }
 
 fn set_watermark(tx: &Transaction<'_>, id: i64) -> anyhow::Result<()> {

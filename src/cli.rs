@@ -204,6 +204,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.extractor
                 .compile_all()
                 .map_err(|e| anyhow::anyhow!("{}: {e}", s.source.display()))?;
+            for n in s.notes() {
+                writeln!(out, "note: {n}")?;
+            }
             writeln!(
                 out,
                 "{}: OK ({} account(s), database {})",

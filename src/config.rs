@@ -209,6 +209,17 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 impl Settings {
+    /// Things that work but deserve a second look, for `check-config` and the daemon's start.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.digest.is_some() && self.feedback.authserv_id.is_none() {
+            notes.push(
+                "[feedback] authserv_id is not set: replies to the digest are checked for the digest's token and a sender in [digest] to, but not for DKIM/SPF; set it to your receiving server's Authentication-Results id (and have that server remove incoming headers that claim it)".to_string(),
+            );
+        }
+        notes
+    }
+
     /// Reads, validates and resolves the configuration file.
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -163,6 +163,9 @@ async fn main_loop(
     let watchdog_task = notify::watchdog_interval()
         .map(|every| tokio::spawn(watchdog_loop(Arc::clone(&shared), every)));
 
+    for n in shared.settings().notes() {
+        warn!("{n}");
+    }
     notify::notify("READY=1");
     info!(
         accounts = shared.settings().accounts.len(),

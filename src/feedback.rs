@@ -280,21 +280,40 @@ impl Learned {
         self.rules.get(rule).map_or(1.0, |w| w.factor)
     }
 
-    /// The configured weights with the learned ones in place.
-    pub fn weights(&self, configured: &Weights) -> Weights {
+    /// The configured weights with the learned ones in place, each kept within [floor, cap] ×
+    /// the weight configured now (the configuration may have changed since the set was learned).
+    pub fn weights(&self, configured: &Weights, floor: f64, cap: f64) -> Weights {
         let mut w = configured.clone();
         for (d, lw) in &self.dimensions {
-            match d {
-                Dimension::Need => w.need = lw.factor,
-                Dimension::Budget => w.budget = lw.factor,
-                Dimension::Authority => w.authority = lw.factor,
-                Dimension::Timeline => w.timeline = lw.factor,
-                Dimension::Engagement => w.engagement = lw.factor,
-                Dimension::Fit => w.fit = lw.factor,
-                Dimension::Risk => w.risk = lw.factor,
-            }
+            let c = weight_of(configured, *d);
+            set_weight(&mut w, *d, lw.factor.clamp(c * floor, c * cap));
         }
         w
+    }
+}
+
+/// One dimension's weight.
+pub fn weight_of(w: &Weights, d: Dimension) -> f64 {
+    match d {
+        Dimension::Need => w.need,
+        Dimension::Budget => w.budget,
+        Dimension::Authority => w.authority,
+        Dimension::Timeline => w.timeline,
+        Dimension::Engagement => w.engagement,
+        Dimension::Fit => w.fit,
+        Dimension::Risk => w.risk,
+    }
+}
+
+pub fn set_weight(w: &mut Weights, d: Dimension, x: f64) {
+    match d {
+        Dimension::Need => w.need = x,
+        Dimension::Budget => w.budget = x,
+        Dimension::Authority => w.authority = x,
+        Dimension::Timeline => w.timeline = x,
+        Dimension::Engagement => w.engagement = x,
+        Dimension::Fit => w.fit = x,
+        Dimension::Risk => w.risk = x,
     }
 }
 

@@ -453,7 +453,8 @@ pub fn score_lead_with(
         risk: card_of(Dimension::Risk),
     };
 
-    let weights = learned.map(|l| l.weights(&scoring.weights));
+    let fb = &settings.feedback;
+    let weights = learned.map(|l| l.weights(&scoring.weights, fb.weight_floor, fb.weight_cap));
     let w = weights.as_ref().unwrap_or(&scoring.weights);
     if let Some(l) = learned {
         let mut rules: Vec<&str> = contributions
@@ -476,8 +477,8 @@ pub fn score_lead_with(
             learned_changes.push(format!(
                 "weight {} {} → {} ({})",
                 d.as_str(),
-                fmt_weight(lw.previous),
-                fmt_weight(lw.factor),
+                fmt_weight(crate::feedback::weight_of(&scoring.weights, *d)),
+                fmt_weight(crate::feedback::weight_of(w, *d)),
                 lw.reason
             ));
         }

@@ -181,7 +181,14 @@ pub fn apply_digest_replies(
         let sent = store.sent_digests()?;
         let mut touched = BTreeSet::new();
         for p in pending {
-            handle(settings, store, &sent, p, now, &mut outcome, &mut touched)?;
+            let (message, message_id) = (p.message, p.message_id.clone());
+            // One reply that cannot be handled must not hold up the others on every pass.
+            if let Err(e) = handle(settings, store, &sent, p, now, &mut outcome, &mut touched) {
+                tracing::warn!(message_id = %message_id, "reply to the digest not applied: {e:#}");
+                if store.ignore_command(message, None, &format!("error: {e:#}"), now)? {
+                    outcome.ignored += 1;
+                }
+            }
         }
         if !touched.is_empty() {
             store

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Label, Learned, LearnedWeight};
+use super::{Label, Learned, LearnedWeight, set_weight, weight_of};
 use crate::config::FeedbackSettings;
 use crate::config::raw::Weights;
 use crate::extract::Dimension;
@@ -93,6 +93,8 @@ pub struct LearnReport {
     /// with the proposed ones. None without both classes.
     pub auc_current: Option<f64>,
     pub auc_proposed: Option<f64>,
+    /// The same with the configured weights (where the search starts).
+    pub auc_configured: Option<f64>,
 }
 
 /// One labelled lead, reduced to what learning needs.
@@ -189,30 +191,6 @@ fn auc(samples: &[Sample], w: &Weights) -> Option<f64> {
     Some(right / (hot.len() * dropped.len()) as f64)
 }
 
-fn get(w: &Weights, d: Dimension) -> f64 {
-    match d {
-        Dimension::Need => w.need,
-        Dimension::Budget => w.budget,
-        Dimension::Authority => w.authority,
-        Dimension::Timeline => w.timeline,
-        Dimension::Engagement => w.engagement,
-        Dimension::Fit => w.fit,
-        Dimension::Risk => w.risk,
-    }
-}
-
-fn set(w: &mut Weights, d: Dimension, x: f64) {
-    match d {
-        Dimension::Need => w.need = x,
-        Dimension::Budget => w.budget = x,
-        Dimension::Authority => w.authority = x,
-        Dimension::Timeline => w.timeline = x,
-        Dimension::Engagement => w.engagement = x,
-        Dimension::Fit => w.fit = x,
-        Dimension::Risk => w.risk = x,
-    }
-}
-
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -288,19 +266,21 @@ pub fn analyse(
     });
 
     // Dimensions: coordinate search from the configured weights.
-    let now_weights = current.map_or_else(|| configured.clone(), |l| l.weights(configured));
+    let now_weights =
+        current.map_or_else(|| configured.clone(), |l| l.weights(configured, floor, cap));
     let auc_current = auc(&samples, &now_weights);
     let mut best = configured.clone();
     let mut best_auc = auc(&samples, &best);
+    let auc_configured = best_auc;
     const STEPS: [f64; 9] = [0.5, 0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0];
     if best_auc.is_some() {
         for _ in 0..2 {
             for d in Dimension::ALL {
-                let base = get(configured, d);
+                let base = weight_of(configured, d);
                 for step in STEPS {
                     let x = round2((base * step).clamp(base * floor, base * cap));
                     let mut w = best.clone();
-                    set(&mut w, d, x);
+                    set_weight(&mut w, d, x);
                     let a = auc(&samples, &w);
                     // Strictly better only: ties keep what is closer to the configuration.
                     if a > best_auc.map(|b| b + 1e-9) {
@@ -315,9 +295,9 @@ pub fn analyse(
         .iter()
         .map(|&d| DimensionFit {
             dimension: d,
-            configured: get(configured, d),
-            current: get(&now_weights, d),
-            proposed: get(&best, d),
+            configured: weight_of(configured, d),
+            current: weight_of(&now_weights, d),
+            proposed: weight_of(&best, d),
         })
         .collect();
 
@@ -331,6 +311,7 @@ pub fn analyse(
         dimensions,
         auc_current: auc_current.map(round2),
         auc_proposed: best_auc.map(round2),
+        auc_configured: auc_configured.map(round2),
     }
 }
 
@@ -364,8 +345,8 @@ pub fn proposal(r: &LearnReport) -> (Vec<LearnedWeight>, Vec<LearnedWeight>) {
             factor: d.proposed,
             previous: d.current,
             reason: format!(
-                "ranks hand-classed hot above dropped leads better (AUC {} → {})",
-                r.auc_current.map_or("-".into(), |a| format!("{a:.2}")),
+                "ranks hand-classed hot above dropped leads better than the configured weights (AUC {} → {})",
+                r.auc_configured.map_or("-".into(), |a| format!("{a:.2}")),
                 r.auc_proposed.map_or("-".into(), |a| format!("{a:.2}"))
             ),
         })

@@ -410,10 +410,10 @@ fn domain_of(identity: &str) -> &str {
     identity.rsplit_once('@').map_or(identity, |(_, d)| d)
 }
 
-/// Does this result vouch for mail from `from_domain`? A pass counts when the domain it names
+/// Does this result vouch for mail from `from_domain`? A pass counts only when the domain it names
 /// (DKIM `header.d`/`header.i`, SPF `smtp.mailfrom`/`smtp.helo`, DMARC `header.from`) shares the
-/// From address's organisational domain — a DKIM pass for the sender's own domain says nothing
-/// about a forged From — or when it names none.
+/// From address's organisational domain: a DKIM pass for the sender's own domain says nothing
+/// about a forged From, and a pass that names no domain says nothing about it either.
 fn vouches_for(r: &MethodResult, from_domain: &str) -> bool {
     if r.result != "pass" {
         return false;
@@ -429,7 +429,7 @@ fn vouches_for(r: &MethodResult, from_domain: &str) -> bool {
             let d = domain_of(id);
             !d.is_empty() && org_domain(d) == org_domain(from_domain)
         }
-        None => true,
+        None => false,
     }
 }
 
@@ -821,7 +821,10 @@ mod tests {
             check(&["mx.ourco.example; spf=pass smtp.mailfrom=bounce@ourco.example"]),
             Ok(())
         );
-        assert_eq!(check(&["mx.ourco.example; dkim=pass"]), Ok(()));
+        assert!(
+            check(&["mx.ourco.example; dkim=pass"]).is_err(),
+            "a pass that names no domain vouches for no From"
+        );
         assert_eq!(
             check(&[
                 "mx.ourco.example; dkim=fail",

@@ -82,7 +82,8 @@ impl Store {
     pub fn sent_digests(&self) -> anyhow::Result<Vec<SentDigest>> {
         let mut stmt = self.conn.prepare_cached(
             // Also digests submitted but never marked sent (a crash after the server accepted
-            // one): a reply quoting the unguessable token proves it was delivered.
+            // one): only a digest that reached its recipients can be quoted, as its token is
+            // unguessable.
             "SELECT id, token FROM digests WHERE token IS NOT NULL AND (status = 'sent' OR attempts > 0) ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {

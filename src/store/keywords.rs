@@ -366,10 +366,15 @@ impl Store {
             .query_map([message], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         if direction == "in" {
+            // The sender's own lead first, when scoring put the message there.
+            let sender = from.and_then(|f| group::lead_key(f, settings));
+            if let Some(s) = sender.as_ref().filter(|s| leads.contains(s)) {
+                return Ok(Some(s.clone()));
+            }
             if let Some(l) = leads.into_iter().next() {
                 return Ok(Some(l));
             }
-            return Ok(from.and_then(|f| group::lead_key(f, settings)));
+            return Ok(sender);
         }
         if let Some(l) = from.and_then(|f| group::lead_key(f, settings)) {
             return Ok(Some(l));
@@ -390,7 +395,10 @@ impl Store {
         fb: &FeedbackSettings,
     ) -> anyhow::Result<Vec<KeywordWrite>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT l.folder, l.uidvalidity, l.uid, l.lead_keyword, MIN(le.class)
+            // A message that serves several leads shows the best of their classes.
+            "SELECT l.folder, l.uidvalidity, l.uid, l.lead_keyword,
+                    CASE MIN(CASE le.class WHEN 'hot' THEN 0 WHEN 'nurture' THEN 1 ELSE 2 END)
+                        WHEN 0 THEN 'hot' WHEN 1 THEN 'nurture' ELSE 'drop' END
              FROM locations l
              JOIN folders f ON f.account = l.account AND f.folder = l.folder AND f.uidvalidity = l.uidvalidity
              JOIN messages m ON m.id = l.message

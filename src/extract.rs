@@ -855,11 +855,18 @@ impl Extractor {
     /// makes each such sender a lead of its own.
     pub fn is_free_mail(&self, domain: &str) -> bool {
         let domain = domain.to_ascii_lowercase();
-        self.rules
-            .lexicon
-            .freemail
-            .iter()
-            .any(|f| domain == *f || domain.ends_with(&format!(".{f}")))
+        let free = &self.rules.lexicon.freemail;
+        // The domain itself, then each parent (`mail.yahoo.co.uk` → `yahoo.co.uk` → `co.uk` …).
+        let mut d = domain.as_str();
+        loop {
+            if free.contains(d) {
+                return true;
+            }
+            match d.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => d = parent,
+                _ => return false,
+            }
+        }
     }
 
     pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {

@@ -375,3 +375,21 @@ fn bench_corpus() {
         signals
     );
 }
+
+#[test]
+fn free_mail_domains_and_their_subdomains_only() {
+    let ex = Extractor::new(&business(), None).expect("built-in rules");
+    for d in ["gmail.com", "GMail.COM", "mail.yahoo.co.uk", "yahoo.co.uk"] {
+        assert!(ex.is_free_mail(d), "{d}");
+    }
+    for d in [
+        "notgmail.com",
+        "gmail.com.evil.example",
+        "co.uk",
+        "acme.example",
+        "",
+        ".",
+    ] {
+        assert!(!ex.is_free_mail(d), "{d}");
+    }
+}

@@ -198,7 +198,8 @@ pub struct Lexicon {
     /// class → tokens (`*` suffix = prefix).
     pub date_words: HashMap<String, Vec<String>>,
     pub numerals: HashMap<String, f64>,
-    pub freemail: Vec<String>,
+    /// Lower-cased consumer mail domains: looked up for every address scoring groups.
+    pub freemail: std::collections::HashSet<String>,
     pub signoffs: Vec<String>,
 }
 

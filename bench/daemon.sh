@@ -4,4 +4,4 @@
 # Needs dovecot-imapd (see tests/run.sh). Release build.
 set -eu
 cd "$(dirname "$0")/.."
-cargo test --release --test daemon_bench -- --ignored --nocapture --test-threads=1 2>&1 | grep -E '^BENCH|test result|panicked'
+cargo test --release --test daemon_bench -- --ignored --nocapture --test-threads=1 2>&1 | grep -oE 'BENCH.*|test result.*|panicked.*'

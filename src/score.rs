@@ -483,27 +483,7 @@ pub fn score_lead_with(
             ));
         }
     }
-    let positive = [
-        (Dimension::Need, w.need),
-        (Dimension::Budget, w.budget),
-        (Dimension::Authority, w.authority),
-        (Dimension::Timeline, w.timeline),
-        (Dimension::Engagement, w.engagement),
-        (Dimension::Fit, w.fit),
-    ];
-    let total_w: f64 = positive
-        .iter()
-        .map(|(_, w)| w)
-        .sum::<f64>()
-        .max(f64::EPSILON);
-    let pos: f64 = positive
-        .iter()
-        .map(|(d, w)| w * (v(*d) - 1.0) / 4.0)
-        .sum::<f64>()
-        / total_w
-        * 100.0;
-    let raw_score = pos - w.risk * (v(Dimension::Risk) - 1.0) / 4.0;
-    let score = raw_score.clamp(0.0, 100.0).round() as u8;
+    let score = weighted_score(&v, w).round() as u8;
 
     // Class.
     let risk_total: f64 = contributions
@@ -697,6 +677,31 @@ pub fn score_lead_with(
                 changes: learned_changes,
             }),
     }
+}
+
+/// The 0–100 score from dimension values `v` (1–5) and weights: the weighted share of the positive
+/// dimensions' distance from 1, minus the risk weight × risk's distance from 1.
+pub fn weighted_score(v: &dyn Fn(Dimension) -> f64, w: &crate::config::raw::Weights) -> f64 {
+    let positive = [
+        (Dimension::Need, w.need),
+        (Dimension::Budget, w.budget),
+        (Dimension::Authority, w.authority),
+        (Dimension::Timeline, w.timeline),
+        (Dimension::Engagement, w.engagement),
+        (Dimension::Fit, w.fit),
+    ];
+    let total_w: f64 = positive
+        .iter()
+        .map(|(_, w)| w)
+        .sum::<f64>()
+        .max(f64::EPSILON);
+    let pos: f64 = positive
+        .iter()
+        .map(|(d, w)| w * (v(*d) - 1.0) / 4.0)
+        .sum::<f64>()
+        / total_w
+        * 100.0;
+    (pos - w.risk * (v(Dimension::Risk) - 1.0) / 4.0).clamp(0.0, 100.0)
 }
 
 /// Where a confirmed dimension stands at least.

@@ -136,29 +136,10 @@ fn sample(r: &LeadReport, verdict: Verdict) -> Sample {
     }
 }
 
-/// The 0–100 score of a sample under `w` (the same formula as scoring).
+/// The 0–100 score of a sample under `w` (scoring's own formula).
 fn score(s: &Sample, w: &Weights) -> f64 {
     let v = |d: Dimension| s.values.get(&d).copied().unwrap_or(1.0).clamp(1.0, 5.0);
-    let positive = [
-        (Dimension::Need, w.need),
-        (Dimension::Budget, w.budget),
-        (Dimension::Authority, w.authority),
-        (Dimension::Timeline, w.timeline),
-        (Dimension::Engagement, w.engagement),
-        (Dimension::Fit, w.fit),
-    ];
-    let total: f64 = positive
-        .iter()
-        .map(|(_, w)| w)
-        .sum::<f64>()
-        .max(f64::EPSILON);
-    let pos = positive
-        .iter()
-        .map(|(d, w)| w * (v(*d) - 1.0) / 4.0)
-        .sum::<f64>()
-        / total
-        * 100.0;
-    (pos - w.risk * (v(Dimension::Risk) - 1.0) / 4.0).clamp(0.0, 100.0)
+    crate::score::weighted_score(&v, w)
 }
 
 /// Share of (hot, dropped) pairs the scores put in the right order (ties count half).

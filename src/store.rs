@@ -382,14 +382,17 @@ impl Store {
     }
 }
 
+/// Message fixtures for the store's unit tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use crate::parse;
 
-    fn msg(id: &str, uid: u32) -> Item {
-        let raw = format!("Message-ID: <{id}>\r\nFrom: a@b.example\r\nSubject: s\r\n\r\nbody\r\n");
-        let parsed = parse::parse(raw.as_bytes(), Utc::now().fixed_offset(), false).unwrap();
+    /// An inbound message ready to store, with no signals: `headers` (CRLF-separated, without
+    /// Message-ID) and `body`, at `location` if given.
+    pub fn inbound(id: &str, headers: &str, body: &str, location: Option<Location>) -> Item {
+        let raw = format!("Message-ID: <{id}>\r\n{headers}\r\n\r\n{body}\r\n");
+        let parsed = crate::parse::parse(raw.as_bytes(), Utc::now().fixed_offset(), false)
+            .expect("a valid test message");
         Item::Message(Box::new(NewMessage {
             parsed,
             extraction: Extraction {
@@ -399,13 +402,31 @@ mod tests {
             },
             direction: Direction::In,
             size: raw.len() as u64,
-            location: Some(Location {
-                account: "a".into(),
-                folder: "INBOX".into(),
-                uidvalidity: 7,
-                uid,
-            }),
+            location,
         }))
+    }
+
+    pub fn at(account: &str, folder: &str, uidvalidity: u32, uid: u32) -> Option<Location> {
+        Some(Location {
+            account: account.into(),
+            folder: folder.into(),
+            uidvalidity,
+            uid,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, uid: u32) -> Item {
+        testing::inbound(
+            id,
+            "From: a@b.example\r\nSubject: s",
+            "body",
+            testing::at("a", "INBOX", 7, uid),
+        )
     }
 
     #[test]

@@ -257,32 +257,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::Extraction;
     use crate::feedback::{Label, Source};
-    use crate::store::{Direction, Item, NewMessage};
     use chrono::Utc;
 
     fn store_reply(s: &mut Store, id: &str, refs: &str) -> i64 {
-        let raw = format!(
-            "Message-ID: <{id}>\r\nFrom: jane@ourco.example\r\nIn-Reply-To: <{refs}>\r\nSubject: Re: digest\r\n\r\nhot acme.example\r\n"
-        );
-        let parsed = crate::parse::parse(raw.as_bytes(), Utc::now().fixed_offset(), false).unwrap();
-        s.store_batch(
+        let reply = crate::store::testing::inbound(
+            id,
+            &format!("From: jane@ourco.example\r\nIn-Reply-To: <{refs}>\r\nSubject: Re: digest"),
+            "hot acme.example",
             None,
-            &[Item::Message(Box::new(NewMessage {
-                parsed,
-                extraction: Extraction {
-                    flags: vec![],
-                    signals: vec![],
-                    deal_value_usd: None,
-                },
-                direction: Direction::In,
-                size: raw.len() as u64,
-                location: None,
-            }))],
-            Utc::now(),
-        )
-        .unwrap();
+        );
+        s.store_batch(None, &[reply], Utc::now()).unwrap();
         s.conn
             .query_row("SELECT id FROM messages WHERE message_id = ?1", [id], |r| {
                 r.get(0)

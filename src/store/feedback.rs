@@ -403,10 +403,8 @@ impl FeedbackSummary {
 mod tests {
     use super::*;
     use crate::config::Settings;
-    use crate::extract::Extraction;
-    use crate::parse;
     use crate::score::Class;
-    use crate::store::{Direction, Item, NewMessage};
+    use crate::store::Item;
 
     fn settings(dir: &std::path::Path) -> Settings {
         let text = format!(
@@ -417,21 +415,12 @@ mod tests {
     }
 
     fn inbound(id: &str) -> Item {
-        let raw = format!(
-            "Message-ID: <{id}>\r\nFrom: Li <li@acme.example>\r\nTo: sales@ourco.example\r\nSubject: valves\r\n\r\nquote please\r\n"
-        );
-        let parsed = parse::parse(raw.as_bytes(), Utc::now().fixed_offset(), false).unwrap();
-        Item::Message(Box::new(NewMessage {
-            parsed,
-            extraction: Extraction {
-                flags: vec![],
-                signals: vec![],
-                deal_value_usd: None,
-            },
-            direction: Direction::In,
-            size: raw.len() as u64,
-            location: None,
-        }))
+        crate::store::testing::inbound(
+            id,
+            "From: Li <li@acme.example>\r\nTo: sales@ourco.example\r\nSubject: valves",
+            "quote please",
+            None,
+        )
     }
 
     fn stored_class(st: &Store) -> String {

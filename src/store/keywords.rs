@@ -469,9 +469,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::config::feedback::RawFeedback;
-    use crate::extract::Extraction;
-    use crate::parse;
-    use crate::store::{Direction, Item, Location, NewMessage};
+    use crate::store::Item;
 
     fn fb() -> FeedbackSettings {
         RawFeedback::default().validate().unwrap()
@@ -533,26 +531,12 @@ mod tests {
     }
 
     fn inbound(id: &str, uid: u32) -> Item {
-        let raw = format!(
-            "Message-ID: <{id}>\r\nFrom: Li <li@acme.example>\r\nTo: sales@ourco.example\r\nSubject: valves\r\n\r\nquote please\r\n"
-        );
-        let parsed = parse::parse(raw.as_bytes(), Utc::now().fixed_offset(), false).unwrap();
-        Item::Message(Box::new(NewMessage {
-            parsed,
-            extraction: Extraction {
-                flags: vec![],
-                signals: vec![],
-                deal_value_usd: None,
-            },
-            direction: Direction::In,
-            size: raw.len() as u64,
-            location: Some(Location {
-                account: "sales".into(),
-                folder: "INBOX".into(),
-                uidvalidity: 7,
-                uid,
-            }),
-        }))
+        crate::store::testing::inbound(
+            id,
+            "From: Li <li@acme.example>\r\nTo: sales@ourco.example\r\nSubject: valves",
+            "quote please",
+            crate::store::testing::at("sales", "INBOX", 7, uid),
+        )
     }
 
     fn flags(uid: u32, f: &[&str]) -> BTreeMap<u32, Vec<String>> {

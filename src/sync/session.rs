@@ -428,14 +428,27 @@ impl ImapSession {
             return Ok(out);
         }
         let set = uid_set(uids);
-        let what = format!("UID FETCH {set} (UID RFC822.SIZE)");
-        let timeout = self.timeout;
-        let mut stream = timed(
-            timeout,
-            &what,
-            self.inner.uid_fetch(&set, "(UID RFC822.SIZE)"),
-        )
+        let what = format!("UID FETCH {} (UID RFC822.SIZE)", abbreviate(&set));
+        self.fetch_each(&set, "(UID RFC822.SIZE)", &what, |f| {
+            if let (Some(uid), Some(size)) = (f.uid, f.size) {
+                out.insert(uid, u64::from(size));
+            }
+        })
         .await?;
+        Ok(out)
+    }
+
+    /// Runs `UID FETCH set query`, handing each response to `each`, with the timeout on every
+    /// step; `what` names the command in errors.
+    async fn fetch_each(
+        &mut self,
+        set: &str,
+        query: &str,
+        what: &str,
+        mut each: impl FnMut(&async_imap::types::Fetch),
+    ) -> anyhow::Result<()> {
+        let timeout = self.timeout;
+        let mut stream = timed(timeout, what, self.inner.uid_fetch(set, query)).await?;
         loop {
             let next = tokio::time::timeout(timeout, stream.next())
                 .await
@@ -444,17 +457,13 @@ impl ImapSession {
                 })?;
             match next {
                 None => break,
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
-                Some(Ok(f)) => {
-                    if let (Some(uid), Some(size)) = (f.uid, f.size) {
-                        out.insert(uid, u64::from(size));
-                    }
-                }
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context(what.to_string())),
+                Some(Ok(f)) => each(&f),
             }
         }
         drop(stream);
         self.drain_unsolicited();
-        Ok(out)
+        Ok(())
     }
 
     /// FLAGS of the messages in `uid_set` (an IMAP UID set such as `1:500`), or with
@@ -493,31 +502,17 @@ impl ImapSession {
             None => "(UID FLAGS)".to_string(),
         };
         let what = format!("UID FETCH {} {query}", abbreviate(uid_set));
-        let timeout = self.timeout;
-        let mut stream = timed(timeout, &what, self.inner.uid_fetch(uid_set, &query)).await?;
-        loop {
-            let next = tokio::time::timeout(timeout, stream.next())
-                .await
-                .map_err(|_| {
-                    anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
-                })?;
-            match next {
-                None => break,
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
-                Some(Ok(f)) => {
-                    // A FETCH without UID is an unsolicited one for a sequence number: skip it.
-                    let Some(uid) = f.uid else { continue };
-                    let flags: Vec<String> = f
-                        .flags()
-                        .filter(|fl| !matches!(fl, Flag::Recent))
-                        .map(|fl| flag_name(&fl))
-                        .collect();
-                    out.insert(uid, flags);
-                }
-            }
-        }
-        drop(stream);
-        self.drain_unsolicited();
+        self.fetch_each(uid_set, &query, &what, |f| {
+            // A FETCH without UID is an unsolicited one for a sequence number: skip it.
+            let Some(uid) = f.uid else { return };
+            let flags: Vec<String> = f
+                .flags()
+                .filter(|fl| !matches!(fl, Flag::Recent))
+                .map(|fl| flag_name(&fl))
+                .collect();
+            out.insert(uid, flags);
+        })
+        .await?;
         Ok(out)
     }
 

@@ -2,6 +2,8 @@
 
 #[path = "support/certs.rs"]
 mod certs;
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 #[path = "support/postfix.rs"]
@@ -9,107 +11,17 @@ mod postfix;
 #[path = "support/leadsift.rs"]
 mod run;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use daemon::{DAEMON_CONF, Daemon, count, scored};
 use dovecot::Dovecot;
 use run::{AccountConf, Leadsift, inquiry};
 
-const DAEMON_CONF: &str =
-    "timeout_secs = 10\n\n[daemon]\npoll_interval_secs = 60\nidle_renew_secs = 240\n";
-
-struct Daemon {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Daemon {
-    fn start(ls: &Leadsift, extra: &[&str]) -> Daemon {
-        let log = ls.dir.path().join(format!(
-            "daemon-{}.log",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        let f = std::fs::File::create(&log).unwrap();
-        let mut args = extra.to_vec();
-        args.push("run");
-        let child = ls
-            .cmd(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(f))
-            .spawn()
-            .expect("spawn leadsift run");
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// SIGTERM and wait; returns (exit success, how long it took).
-    fn stop(mut self) -> (bool, Duration, String) {
-        let t0 = Instant::now();
-        self.signal("TERM");
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return (st.success(), t0.elapsed(), self.log());
-            }
-            if t0.elapsed() > Duration::from_secs(15) {
-                let _ = self.child.kill();
-                return (false, t0.elapsed(), self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, limit: Duration, d: &Daemon, mut f: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < limit,
-            "{what}: not within {limit:?}\n{}",
-            run::tail(&d.log(), 40)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    t0.elapsed()
-}
-
-/// A count, or -1 while the database does not exist yet.
-fn count(ls: &Leadsift, sql: &str) -> i64 {
-    rusqlite::Connection::open_with_flags(&ls.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|db| db.query_row(sql, [], |r| r.get(0)))
-        .unwrap_or(-1)
-}
-
-fn scored(ls: &Leadsift, message_id: &str) -> bool {
-    let sql = format!(
-        "SELECT COUNT(*) FROM message_leads ml JOIN messages m ON m.id = ml.message WHERE m.message_id = '{message_id}'"
-    );
-    count(ls, &sql) > 0
-}
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(20);
+/// How long `Daemon::stop` waits for the exit.
+const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 fn idling(d: &Daemon) -> bool {
     d.log().contains("connected") && d.log().contains("IDLE") || d.log().contains("pass done")
@@ -121,16 +33,16 @@ fn append_is_scored_within_5s_and_survives_a_dovecot_crash_then_sigterm_exits_0(
     dc.put("INBOX", &inquiry(0), "", std::time::SystemTime::now());
     let ls = Leadsift::new(&[AccountConf::implicit(&dc)], DAEMON_CONF);
     let d = Daemon::start(&ls, &[]);
-    wait_until("first pass", Duration::from_secs(15), &d, || {
+    d.wait_until("first pass", Duration::from_secs(15), POLL, || {
         scored(&ls, "inq-0@buyer.example")
     });
-    wait_until("idling", Duration::from_secs(5), &d, || idling(&d));
+    d.wait_until("idling", Duration::from_secs(5), POLL, || idling(&d));
     std::thread::sleep(Duration::from_millis(300));
 
     let mut c = dc.client();
     c.append("INBOX", "", &inquiry(1));
     c.logout();
-    let took = wait_until("APPEND scored (IDLE)", Duration::from_secs(5), &d, || {
+    let took = d.wait_until("APPEND scored (IDLE)", Duration::from_secs(5), POLL, || {
         scored(&ls, "inq-1@buyer.example")
     });
     eprintln!("APPEND → scored in {took:?}");
@@ -142,10 +54,10 @@ fn append_is_scored_within_5s_and_survives_a_dovecot_crash_then_sigterm_exits_0(
     let mut c = dc.client();
     c.append("INBOX", "", &inquiry(2));
     c.logout();
-    wait_until(
+    d.wait_until(
         "scored after the crash",
         Duration::from_secs(20),
-        &d,
+        POLL,
         || scored(&ls, "inq-2@buyer.example"),
     );
     assert_eq!(
@@ -162,7 +74,7 @@ fn append_is_scored_within_5s_and_survives_a_dovecot_crash_then_sigterm_exits_0(
     let st = ls.status_json();
     assert_eq!(st["daemon"]["accounts"][0]["account"], "sales", "{st}");
 
-    let (ok, took, log) = d.stop();
+    let (ok, took, log) = d.stop(STOP_LIMIT);
     assert!(ok, "exit status on SIGTERM\n{}", run::tail(&log, 30));
     assert!(took < Duration::from_secs(5), "stopped in {took:?}");
     assert!(
@@ -194,16 +106,16 @@ fn a_wrong_password_stops_only_its_own_account_and_status_names_it() {
     std::fs::write(&ls.config, format!("{head}{tail}")).unwrap();
 
     let mut d = Daemon::start(&ls, &[]);
-    wait_until("first pass", Duration::from_secs(15), &d, || {
+    d.wait_until("first pass", Duration::from_secs(15), POLL, || {
         idling(&d) && d.log().contains("broken")
     });
     let mut c = dc.client();
     c.append("INBOX", "", &inquiry(5));
     c.logout();
-    wait_until(
+    d.wait_until(
         "good account still scores",
         Duration::from_secs(5),
-        &d,
+        POLL,
         || scored(&ls, "inq-5@buyer.example"),
     );
     assert!(d.alive());
@@ -216,7 +128,7 @@ fn a_wrong_password_stops_only_its_own_account_and_status_names_it() {
     assert_eq!(broken["state"], "backing_off", "{st}");
     let sales = accounts.iter().find(|a| a["account"] == "sales").unwrap();
     assert_eq!(sales["state"], "connected", "{st}");
-    let (ok, _, log) = d.stop();
+    let (ok, _, log) = d.stop(STOP_LIMIT);
     assert!(ok);
     assert!(!log.contains(wrong), "the wrong password is in the log");
     assert!(
@@ -238,20 +150,20 @@ fn sighup_with_a_broken_pattern_file_keeps_running_on_the_old_rules() {
     )
     .unwrap();
     let mut d = Daemon::start(&ls, &[]);
-    wait_until("idling", Duration::from_secs(15), &d, || idling(&d));
+    d.wait_until("idling", Duration::from_secs(15), POLL, || idling(&d));
     std::fs::write(pdir.join("broken.toml"), "[[rule]\nthis is = not toml").unwrap();
     d.signal("HUP");
-    wait_until("reload refused", Duration::from_secs(5), &d, || {
+    d.wait_until("reload refused", Duration::from_secs(5), POLL, || {
         d.log().contains("keeping the old one")
     });
     assert!(d.alive());
     let mut c = dc.client();
     c.append("INBOX", "", &inquiry(7));
     c.logout();
-    wait_until("still scoring", Duration::from_secs(5), &d, || {
+    d.wait_until("still scoring", Duration::from_secs(5), POLL, || {
         scored(&ls, "inq-7@buyer.example")
     });
-    let (ok, _, _) = d.stop();
+    let (ok, _, _) = d.stop(STOP_LIMIT);
     assert!(ok);
 }
 
@@ -273,13 +185,13 @@ fn digest_due_by_now_goes_out_once_and_not_again_after_a_restart() {
     // 08:00:01 in Shanghai: due right away.
     let now = "2026-11-20T08:00:01+08:00";
     let d = Daemon::start(&ls, &["--now", now]);
-    wait_until("digest sent", Duration::from_secs(20), &d, || {
+    d.wait_until("digest sent", Duration::from_secs(20), POLL, || {
         count(&ls, "SELECT COUNT(*) FROM digests WHERE status = 'sent'") == 1
     });
-    wait_until("delivered", Duration::from_secs(10), &d, || {
+    d.wait_until("delivered", Duration::from_secs(10), POLL, || {
         dc.mailbox_status("INBOX").get("messages").copied() == Some(1)
     });
-    let (ok, _, _) = d.stop();
+    let (ok, _, _) = d.stop(STOP_LIMIT);
     assert!(ok);
     let d = Daemon::start(&ls, &["--now", now]);
     std::thread::sleep(Duration::from_secs(8));
@@ -296,7 +208,7 @@ fn digest_due_by_now_goes_out_once_and_not_again_after_a_restart() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let (ok, _, _) = d.stop();
+    let (ok, _, _) = d.stop(STOP_LIMIT);
     assert!(ok);
 }
 

@@ -5,6 +5,8 @@
 
 #[path = "support/certs.rs"]
 mod certs;
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/dovecot.rs"]
 mod dovecot;
 #[path = "support/postfix.rs"]
@@ -15,21 +17,20 @@ mod run;
 mod seed;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use daemon::{DAEMON_CONF, Daemon, count, scored};
 use dovecot::Dovecot;
 use mail_parser::MessageParser;
-use run::{AccountConf, Leadsift, inquiry};
-
-const DAEMON_CONF: &str =
-    "timeout_secs = 10\n\n[daemon]\npoll_interval_secs = 60\nidle_renew_secs = 240\n";
+use postfix::smtp_deliver;
+use run::{AccountConf, Leadsift, class_keyword, correction_labels, digest_reply, inquiry, set};
 
 /// Every wait for an event gets this long: generous, for a loaded 2-core machine. The poll
 /// interval (60 s) is well above it, so an event seen in time came from IDLE, not from polling.
 const LIMIT: Duration = Duration::from_secs(20);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(100);
 
 const LEAD: &str = "buyer.example";
 const INQUIRY_ID: &str = "inq-1@buyer.example";
@@ -39,144 +40,17 @@ const PERSON: &str = "IMAP user sales@example.test (account sales)";
 const DIGEST_DUE: &str = "2026-11-20T08:00:01+08:00";
 const LATER: &str = "2026-11-20T09:00:00+08:00";
 
-struct Daemon {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Daemon {
-    fn start(ls: &Leadsift, extra: &[&str]) -> Daemon {
-        let log = ls.dir.path().join(format!(
-            "daemon-{}.log",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_nanos()
-        ));
-        let f = std::fs::File::create(&log).expect("daemon log");
-        let mut args = extra.to_vec();
-        args.push("run");
-        let child = ls
-            .cmd(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(f))
-            .spawn()
-            .expect("spawn leadsift run");
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn passes(&self) -> usize {
-        self.log().matches("pass done").count()
-    }
-
-    /// SIGTERM and wait (bounded); returns (exit success, log).
-    fn stop(mut self) -> (bool, String) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(ok.success());
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                return (st.success(), self.log());
-            }
-            if t0.elapsed() > LIMIT {
-                let _ = self.child.kill();
-                return (false, self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `f` every 100 ms until it holds; panics with the daemon's log after `limit`.
-fn wait_until(what: &str, limit: Duration, d: &Daemon, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < limit,
-            "{what}: not within {limit:?}\n{}",
-            run::tail(&d.log(), 60)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A count, or -1 while the database (or the table) does not exist yet.
-fn count(ls: &Leadsift, sql: &str) -> i64 {
-    rusqlite::Connection::open_with_flags(&ls.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|db| db.query_row(sql, [], |r| r.get(0)))
-        .unwrap_or(-1)
-}
-
-fn scored(ls: &Leadsift, message_id: &str) -> bool {
-    count(
-        ls,
-        &format!(
-            "SELECT COUNT(*) FROM message_leads ml JOIN messages m ON m.id = ml.message WHERE m.message_id = '{message_id}'"
-        ),
-    ) > 0
-}
-
 fn corrections(ls: &Leadsift) -> i64 {
     count(ls, "SELECT COUNT(*) FROM corrections")
 }
 
-fn leads_json(ls: &Leadsift, now: Option<&str>) -> Vec<serde_json::Value> {
-    let mut args = Vec::new();
-    if let Some(n) = now {
-        args.extend(["--now", n]);
-    }
-    args.extend(["leads", "--json"]);
-    let out = ls.run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("leads --json is JSON")
-}
-
 fn lead(ls: &Leadsift, now: Option<&str>) -> serde_json::Value {
-    let leads = leads_json(ls, now);
-    leads
-        .iter()
-        .find(|l| l["lead"] == LEAD)
-        .cloned()
-        .unwrap_or_else(|| panic!("no lead {LEAD} in {leads:?}"))
-}
-
-fn class_keyword(class: &str) -> &'static str {
-    match class {
-        "hot" => "$LeadHot",
-        "nurture" => "$LeadNurture",
-        "drop" => "$LeadDrop",
-        other => panic!("class {other}"),
-    }
-}
-
-fn set(flags: &[&str]) -> BTreeSet<String> {
-    flags.iter().map(|f| f.to_string()).collect()
+    run::lead(&ls.leads_json(now), LEAD).clone()
 }
 
 /// The flags of INBOX's UID 1, read with the tests' own IMAP client.
 fn flags_of_first(d: &Dovecot) -> BTreeSet<String> {
-    let mut c = d.client();
-    let f = c.flags("INBOX");
-    c.logout();
-    f.get(&1).cloned().unwrap_or_default()
+    d.flags("INBOX").get(&1).cloned().unwrap_or_default()
 }
 
 /// The process titles of this Dovecot's IMAP processes (its process group).
@@ -233,45 +107,9 @@ fn dovecot_idling(d: &Dovecot) -> bool {
 /// Waits until the daemon has finished a pass after `after` passes and is back in IDLE, so a
 /// flag change made now can only reach it through IDLE.
 fn wait_idle(d: &Daemon, dc: &Dovecot, after: usize) {
-    wait_until("daemon back in IDLE", LIMIT, d, || {
+    d.wait_until("daemon back in IDLE", LIMIT, POLL, || {
         d.passes() > after && dovecot_idling(dc)
     });
-}
-
-/// Adds (`+FLAGS`) or removes (`-FLAGS`) `keyword` on the message with `message_id` in INBOX the
-/// way a mail client does it: Python's imaplib, SELECT (read-write), UID SEARCH, UID STORE.
-fn imaplib_store(d: &Dovecot, message_id: &str, op: &str, keyword: &str) {
-    const SCRIPT: &str = r#"
-import imaplib, sys
-port, user, password, mid, op, kw = sys.argv[1:]
-m = imaplib.IMAP4("127.0.0.1", int(port))
-m.login(user, password)
-typ, _ = m.select("INBOX")
-assert typ == "OK", typ
-typ, data = m.uid("SEARCH", None, "HEADER", "Message-ID", mid)
-uids = data[0].split()
-assert typ == "OK" and len(uids) == 1, (typ, data)
-typ, data = m.uid("STORE", uids[0], op, "(" + kw + ")")
-assert typ == "OK", (typ, data)
-m.logout()
-"#;
-    let out = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .args([
-            &d.imap_port.to_string(),
-            dovecot::USER,
-            dovecot::PASSWORD,
-            message_id,
-            op,
-            keyword,
-        ])
-        .output()
-        .expect("running python3 (tests/run.sh installs it)");
-    assert!(
-        out.status.success(),
-        "imaplib {op} {keyword}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -283,12 +121,14 @@ fn keyword_set_by_another_client_wakes_the_daemon_and_its_class_keyword_follows(
     c.logout();
     let ls = Leadsift::new(&[AccountConf::implicit(&dc)], DAEMON_CONF);
     let d = Daemon::start(&ls, &[]);
-    wait_until("the inquiry scored", LIMIT, &d, || scored(&ls, INQUIRY_ID));
+    d.wait_until("the inquiry scored", LIMIT, POLL, || {
+        scored(&ls, INQUIRY_ID)
+    });
     let before = lead(&ls, None);
     assert_eq!(before["manual"], false, "{before}");
     let auto = before["class"].as_str().expect("class").to_string();
     assert_ne!(auto, "hot", "lead-hot must change the class: {before}");
-    wait_until("the automatic class keyword", LIMIT, &d, || {
+    d.wait_until("the automatic class keyword", LIMIT, POLL, || {
         flags_of_first(&dc) == set(&[class_keyword(&auto)])
     });
     wait_idle(&d, &dc, 0);
@@ -296,8 +136,8 @@ fn keyword_set_by_another_client_wakes_the_daemon_and_its_class_keyword_follows(
     // Another client tags the message: the FETCH FLAGS update wakes the daemon's IDLE.
     let passes = d.passes();
     let t0 = chrono::Utc::now() - chrono::TimeDelta::seconds(2);
-    imaplib_store(&dc, INQUIRY_ID, "+FLAGS", "lead-hot");
-    wait_until("the keyword became a correction", LIMIT, &d, || {
+    dc.imaplib_store(INQUIRY_ID, "+FLAGS", "lead-hot");
+    d.wait_until("the keyword became a correction", LIMIT, POLL, || {
         corrections(&ls) == 1
     });
     let hot = lead(&ls, None);
@@ -322,7 +162,7 @@ fn keyword_set_by_another_client_wakes_the_daemon_and_its_class_keyword_follows(
         "{text}"
     );
     // leadsift's own keyword follows; the salesperson's stays.
-    wait_until("$LeadHot on the message", LIMIT, &d, || {
+    d.wait_until("$LeadHot on the message", LIMIT, POLL, || {
         flags_of_first(&dc) == set(&["lead-hot", "$LeadHot"])
     });
     wait_idle(&d, &dc, passes);
@@ -330,27 +170,22 @@ fn keyword_set_by_another_client_wakes_the_daemon_and_its_class_keyword_follows(
 
     // The tag removed: back to the automatic class, and the class keyword with it.
     let passes = d.passes();
-    imaplib_store(&dc, INQUIRY_ID, "-FLAGS", "lead-hot");
-    wait_until("the removal became a correction", LIMIT, &d, || {
+    dc.imaplib_store(INQUIRY_ID, "-FLAGS", "lead-hot");
+    d.wait_until("the removal became a correction", LIMIT, POLL, || {
         corrections(&ls) == 2
     });
     let back = lead(&ls, None);
     assert_eq!(back["manual"], false, "{back}");
     assert_eq!(back["class"], auto.as_str(), "{back}");
-    let labels: Vec<&str> = back["corrections"]
-        .as_array()
-        .expect("corrections")
-        .iter()
-        .filter_map(|c| c["label"].as_str())
-        .collect();
+    let labels = correction_labels(&back);
     assert_eq!(labels, ["hot", "auto"], "{back}");
-    wait_until("the class keyword back to automatic", LIMIT, &d, || {
+    d.wait_until("the class keyword back to automatic", LIMIT, POLL, || {
         flags_of_first(&dc) == set(&[class_keyword(&auto)])
     });
     wait_idle(&d, &dc, passes);
     assert_eq!(corrections(&ls), 2);
 
-    let (ok, log) = d.stop();
+    let (ok, _, log) = d.stop(LIMIT);
     assert!(ok, "exit status on SIGTERM\n{}", run::tail(&log, 30));
     assert!(
         !log.contains(dovecot::PASSWORD),
@@ -358,27 +193,9 @@ fn keyword_set_by_another_client_wakes_the_daemon_and_its_class_keyword_follows(
     );
 }
 
-/// Every message in INBOX, raw, read over IMAP.
-fn fetch_inbox(d: &Dovecot) -> Vec<Vec<u8>> {
-    let mut c = d.client();
-    c.ok("EXAMINE INBOX");
-    let mut out = Vec::new();
-    for l in c.ok("UID FETCH 1:* (BODY.PEEK[])") {
-        let Some(pos) = l.find("BODY[] {") else {
-            continue;
-        };
-        let rest = &l[pos + "BODY[] {".len()..];
-        let (n, rest) = rest.split_once("}\r\n").expect("literal");
-        let n: usize = n.parse().expect("literal size");
-        out.push(rest.as_bytes()[..n.min(rest.len())].to_vec());
-    }
-    c.logout();
-    out
-}
-
 /// The Message-IDs and In-Reply-Tos of INBOX's messages.
 fn inbox_ids(d: &Dovecot) -> Vec<(String, Option<String>)> {
-    fetch_inbox(d)
+    d.messages("INBOX")
         .iter()
         .map(|raw| {
             let m = MessageParser::default().parse(raw).expect("parses");
@@ -395,57 +212,6 @@ fn inbox_messages(d: &Dovecot) -> u64 {
         .get("messages")
         .copied()
         .unwrap_or(0)
-}
-
-/// Reads one (possibly multi-line) SMTP reply and checks its code.
-fn expect(code: &str, r: &mut BufReader<TcpStream>) {
-    loop {
-        let mut l = String::new();
-        r.read_line(&mut l).expect("read SMTP reply");
-        assert!(l.starts_with(code), "expected {code}, got {l:?}");
-        if l.as_bytes().get(3) != Some(&b'-') {
-            break;
-        }
-    }
-}
-
-/// Hands one message to Postfix's SMTP port (no AUTH: loopback is in mynetworks), envelope to
-/// the synced mailbox, as the receiving MX would.
-fn smtp_deliver(port: u16, envelope_from: &str, raw: &[u8]) {
-    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to Postfix");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut w = s;
-    expect("220", &mut r);
-    for (cmd, code) in [
-        ("EHLO client.example.test".to_string(), "250"),
-        (format!("MAIL FROM:<{envelope_from}>"), "250"),
-        (format!("RCPT TO:<{OWNER}>"), "250"),
-        ("DATA".to_string(), "354"),
-    ] {
-        write!(w, "{cmd}\r\n").expect("write");
-        expect(code, &mut r);
-    }
-    for line in String::from_utf8_lossy(raw).split("\r\n") {
-        let dotted = if line.starts_with('.') {
-            format!(".{line}")
-        } else {
-            line.to_string()
-        };
-        write!(w, "{dotted}\r\n").expect("write");
-    }
-    write!(w, ".\r\n").expect("write");
-    expect("250", &mut r);
-    write!(w, "QUIT\r\n").expect("write");
-}
-
-fn reply(id: &str, in_reply_to: &str, body: &str) -> Vec<u8> {
-    format!(
-        "Message-ID: <{id}>\r\nFrom: Sales <{OWNER}>\r\nTo: leadsift <leadsift@example.test>\r\nSubject: Re: leadsift digest\r\nDate: Fri, 20 Nov 2026 08:30:00 +0800\r\nIn-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-        body.replace('\n', "\r\n")
-    )
-    .into_bytes()
 }
 
 /// (status, reply_status, attempts, reply_message_id) of the command row of `message_id`.
@@ -479,27 +245,18 @@ fn a_digest_reply_reaches_the_running_daemon_and_is_confirmed_once_even_across_a
     c.logout();
     let ls = Leadsift::new(&[AccountConf::plaintext(&dc)], DAEMON_CONF);
     // The digest goes to the synced mailbox's owner; replies come back there.
-    let config = std::fs::read_to_string(&ls.config)
-        .expect("config")
-        .replace("[me]\n", "[me]\ndomains = [\"example.test\"]\n");
-    let config = format!(
-        "{config}{}",
-        seed::smtp_digest_config(
-            pf.submission_port,
-            &dc.certs.ca,
-            &ls.dir.path().join("imap-password"),
-        )
-    );
-    std::fs::write(&ls.config, config).expect("config");
+    seed::digest_reply_config(&ls, pf.submission_port, &dc.certs.ca, "");
 
     // The daemon scores the inquiry and sends the digest (due at start).
     let d = Daemon::start(&ls, &["--now", DIGEST_DUE]);
-    wait_until("the inquiry scored", LIMIT, &d, || scored(&ls, INQUIRY_ID));
-    wait_until("the digest sent", LIMIT, &d, || {
+    d.wait_until("the inquiry scored", LIMIT, POLL, || {
+        scored(&ls, INQUIRY_ID)
+    });
+    d.wait_until("the digest sent", LIMIT, POLL, || {
         count(&ls, "SELECT COUNT(*) FROM digests WHERE status = 'sent'") == 1
     });
     let mut digest_id = String::new();
-    wait_until("the digest delivered", LIMIT, &d, || {
+    d.wait_until("the digest delivered", LIMIT, POLL, || {
         match inbox_ids(&dc)
             .into_iter()
             .find(|(id, _)| id.starts_with("digest."))
@@ -523,9 +280,15 @@ fn a_digest_reply_reaches_the_running_daemon_and_is_confirmed_once_even_across_a
     smtp_deliver(
         pf.smtp_port,
         OWNER,
-        &reply("reply-1@example.test", &digest_id, &body),
+        &digest_reply(
+            "reply-1@example.test",
+            &format!("Sales <{OWNER}>"),
+            &digest_id,
+            "",
+            &body,
+        ),
     );
-    wait_until("the reply applied and confirmed", LIMIT, &d, || {
+    d.wait_until("the reply applied and confirmed", LIMIT, POLL, || {
         command_row(&ls, "reply-1@example.test")
             .is_some_and(|r| r.0 == "applied" && r.1.as_deref() == Some("sent"))
     });
@@ -547,12 +310,12 @@ fn a_digest_reply_reaches_the_running_daemon_and_is_confirmed_once_even_across_a
         .expect("confirmation Message-ID")
         .trim_matches(['<', '>'])
         .to_string();
-    wait_until("the confirmation delivered", LIMIT, &d, || {
+    d.wait_until("the confirmation delivered", LIMIT, POLL, || {
         inbox_ids(&dc)
             .iter()
             .any(|(id, irt)| *id == confirm_id && irt.as_deref() == Some("reply-1@example.test"))
     });
-    wait_until("the confirmation synced", LIMIT, &d, || {
+    d.wait_until("the confirmation synced", LIMIT, POLL, || {
         count(
             &ls,
             &format!("SELECT COUNT(*) FROM messages WHERE message_id = '{confirm_id}'"),
@@ -561,10 +324,10 @@ fn a_digest_reply_reaches_the_running_daemon_and_is_confirmed_once_even_across_a
     // leadsift's class keyword follows the class set by reply. The pass that applies a reply
     // writes class keywords before it reads the replies, so this is the next pass's work: here
     // the confirmation's arrival in INBOX wakes it.
-    wait_until("$LeadHot on the inquiry", LIMIT, &d, || {
+    d.wait_until("$LeadHot on the inquiry", LIMIT, POLL, || {
         flags_of_first(&dc) == set(&["$LeadHot"])
     });
-    let (ok, log) = d.stop();
+    let (ok, _, log) = d.stop(LIMIT);
     assert!(ok, "exit status on SIGTERM\n{}", run::tail(&log, 30));
 
     let inbox = inbox_ids(&dc);
@@ -586,7 +349,7 @@ fn a_digest_reply_reaches_the_running_daemon_and_is_confirmed_once_even_across_a
 
     // Restarted (still the digest's morning): nothing is applied, confirmed or sent again.
     let d = Daemon::start(&ls, &["--now", DIGEST_DUE]);
-    wait_until("a pass after the restart", LIMIT, &d, || d.passes() > 0);
+    d.wait_until("a pass after the restart", LIMIT, POLL, || d.passes() > 0);
     // The digest loop checks every 5 s; give it and the mail system time to show a resend.
     std::thread::sleep(Duration::from_secs(8));
     assert_eq!(submissions(&pf), sent, "sent again:\n{}", pf.log());
@@ -596,7 +359,7 @@ fn a_digest_reply_reaches_the_running_daemon_and_is_confirmed_once_even_across_a
     assert_eq!(ls.count("SELECT COUNT(*) FROM commands"), 1);
     assert_eq!(ls.count("SELECT COUNT(*) FROM digests"), 1);
     assert_eq!(lead(&ls, Some(LATER))["class"], "hot");
-    let (ok, log) = d.stop();
+    let (ok, _, log) = d.stop(LIMIT);
     assert!(ok, "exit status on SIGTERM\n{}", run::tail(&log, 30));
     assert!(
         !log.contains(dovecot::PASSWORD),

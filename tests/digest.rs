@@ -14,26 +14,14 @@ mod run;
 mod seed;
 
 use std::net::TcpStream;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use leadsift::config::Settings;
 use leadsift::store::Store;
 use mail_parser::{MessageParser, MimeHeaders};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {}\nstdout: {}\nstderr: {}",
-        o.status,
-        text(&o.stdout),
-        run::tail(&text(&o.stderr), 30)
-    )
-}
+use postfix::wait_for_messages;
+use run::{show, text};
 
 /// A leadsift config with `[smtp]` through the Postfix submission port and `[digest]` to the
 /// Dovecot user.
@@ -48,38 +36,6 @@ fn leadsift_with_smtp(d: &dovecot::Dovecot, submission_port: u16) -> (run::Leads
     std::fs::write(&ls.config, config).expect("config");
     let settings = Settings::load(&ls.config).expect("config loads");
     (ls, settings)
-}
-
-fn wait_for_messages(d: &dovecot::Dovecot, n: u64, pf: &postfix::Postfix) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while d.mailbox_status("INBOX").get("messages").copied() != Some(n) {
-        assert!(
-            Instant::now() < deadline,
-            "INBOX never held {n} message(s): {:?}\n{}\n{}",
-            d.mailbox_status("INBOX"),
-            pf.log(),
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-/// Every message in INBOX, raw, read over IMAP.
-fn fetch_inbox(d: &dovecot::Dovecot) -> Vec<Vec<u8>> {
-    let mut c = d.client();
-    c.ok("SELECT INBOX");
-    let mut out = Vec::new();
-    for l in c.ok("UID FETCH 1:* (BODY.PEEK[])") {
-        let Some(pos) = l.find("BODY[] {") else {
-            continue;
-        };
-        let rest = &l[pos + "BODY[] {".len()..];
-        let (n, rest) = rest.split_once("}\r\n").expect("literal");
-        let n: usize = n.parse().expect("literal size");
-        out.push(rest.as_bytes()[..n.min(rest.len())].to_vec());
-    }
-    c.logout();
-    out
 }
 
 fn postfix_start(pf: &postfix::Postfix) {
@@ -102,16 +58,10 @@ fn postfix_start(pf: &postfix::Postfix) {
 type DigestRow = (String, String, i64, Option<String>, Option<String>);
 
 fn digest_rows(ls: &run::Leadsift) -> Vec<DigestRow> {
-    let db = ls.db();
-    let mut st = db
-        .prepare("SELECT day, status, attempts, message_id, token FROM digests ORDER BY id")
-        .expect("prepare");
-    st.query_map([], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-    })
-    .expect("query")
-    .map(|r| r.expect("row"))
-    .collect()
+    ls.rows(
+        "SELECT day, status, attempts, message_id, token FROM digests ORDER BY id",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
 }
 
 #[test]
@@ -185,7 +135,7 @@ fn digest_goes_out_exactly_once_across_an_outage() {
     assert_eq!(d.mailbox_status("INBOX").get("messages"), Some(&1));
 
     // What arrived: one multipart/alternative message with both parts and the seeded facts.
-    let raws = fetch_inbox(&d);
+    let raws = d.messages("INBOX");
     assert_eq!(raws.len(), 1);
     let msg = MessageParser::default()
         .parse(&raws[0])

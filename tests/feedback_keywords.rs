@@ -9,16 +9,12 @@ mod dovecot;
 #[path = "support/leadsift.rs"]
 mod leadsift;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ::leadsift::sync::session::ImapSession;
 use dovecot::Dovecot;
-use leadsift::{AccountConf, Leadsift, inquiry};
-
-fn set(flags: &[&str]) -> BTreeSet<String> {
-    flags.iter().map(|f| f.to_string()).collect()
-}
+use leadsift::{AccountConf, Leadsift, class_keyword, correction_labels, inquiry, lead, set};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -135,59 +131,6 @@ fn other_inquiry() -> Vec<u8> {
     )
 }
 
-/// Adds (`+FLAGS`) or removes (`-FLAGS`) `keyword` on the message with `message_id` in INBOX the
-/// way a mail client does it: Python's imaplib, SELECT (read-write), UID SEARCH, UID STORE.
-fn imaplib_store(d: &Dovecot, message_id: &str, op: &str, keyword: &str) {
-    const SCRIPT: &str = r#"
-import imaplib, sys
-port, user, password, mid, op, kw = sys.argv[1:]
-m = imaplib.IMAP4("127.0.0.1", int(port))
-m.login(user, password)
-typ, _ = m.select("INBOX")
-assert typ == "OK", typ
-typ, data = m.uid("SEARCH", None, "HEADER", "Message-ID", mid)
-uids = data[0].split()
-assert typ == "OK" and len(uids) == 1, (typ, data)
-typ, data = m.uid("STORE", uids[0], op, "(" + kw + ")")
-assert typ == "OK", (typ, data)
-m.logout()
-"#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", SCRIPT])
-        .args([
-            &d.imap_port.to_string(),
-            dovecot::USER,
-            dovecot::PASSWORD,
-            message_id,
-            op,
-            keyword,
-        ])
-        .output()
-        .expect("running python3 (tests/run.sh installs it)");
-    assert!(
-        out.status.success(),
-        "imaplib {op} {keyword}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn leads_json(ls: &Leadsift) -> Vec<serde_json::Value> {
-    let out = ls.run(&["leads", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("leads --json is JSON")
-}
-
-fn lead<'a>(leads: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
-    leads
-        .iter()
-        .find(|l| l["lead"] == name)
-        .unwrap_or_else(|| panic!("no lead {name} in {leads:?}"))
-}
-
 fn explain(ls: &Leadsift, name: &str) -> String {
     let out = ls.run(&["explain", name]);
     assert!(
@@ -196,22 +139,6 @@ fn explain(ls: &Leadsift, name: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn flags(d: &Dovecot, folder: &str) -> BTreeMap<u32, BTreeSet<String>> {
-    let mut c = d.client();
-    let f = c.flags(folder);
-    c.logout();
-    f
-}
-
-fn class_keyword(class: &str) -> &'static str {
-    match class {
-        "hot" => "$LeadHot",
-        "nurture" => "$LeadNurture",
-        "drop" => "$LeadDrop",
-        other => panic!("class {other}"),
-    }
 }
 
 fn highestmodseq(d: &Dovecot, folder: &str) -> u64 {
@@ -240,7 +167,7 @@ fn lead_hot_keyword_set_with_imaplib_makes_the_lead_hot_by_hand_and_removing_it_
     c.logout();
     let ls = Leadsift::new(&[AccountConf::implicit(&d)], "");
     ls.sync_ok();
-    let before = lead(&leads_json(&ls), "buyer.example").clone();
+    let before = lead(&ls.leads_json(None), "buyer.example").clone();
     assert_eq!(before["manual"], false, "{before}");
     let auto = before["class"].as_str().expect("class").to_string();
     // The test means something only if the keyword changes the class.
@@ -248,9 +175,9 @@ fn lead_hot_keyword_set_with_imaplib_makes_the_lead_hot_by_hand_and_removing_it_
     let keyword = format!("lead-{wanted}");
 
     let t0 = chrono::Utc::now() - chrono::TimeDelta::seconds(2);
-    imaplib_store(&d, "inq-1@buyer.example", "+FLAGS", &keyword);
+    d.imaplib_store("inq-1@buyer.example", "+FLAGS", &keyword);
     ls.sync_ok();
-    let after = lead(&leads_json(&ls), "buyer.example").clone();
+    let after = lead(&ls.leads_json(None), "buyer.example").clone();
     assert_eq!(after["class"], wanted, "{after}");
     assert_eq!(after["manual"], true, "{after}");
     assert_eq!(after["auto_class"], auto.as_str(), "{after}");
@@ -272,33 +199,28 @@ fn lead_hot_keyword_set_with_imaplib_makes_the_lead_hot_by_hand_and_removing_it_
     );
     // leadsift's own keyword follows the class set by hand, in the same pass.
     assert_eq!(
-        flags(&d, "INBOX")[&1],
+        d.flags("INBOX")[&1],
         set(&[&keyword, class_keyword(wanted)])
     );
 
     // The next sync with nothing changed records nothing new.
     ls.sync_ok();
     assert_eq!(
-        lead(&leads_json(&ls), "buyer.example")["corrections"]
+        lead(&ls.leads_json(None), "buyer.example")["corrections"]
             .as_array()
             .map(Vec::len),
         Some(1)
     );
 
-    imaplib_store(&d, "inq-1@buyer.example", "-FLAGS", &keyword);
+    d.imaplib_store("inq-1@buyer.example", "-FLAGS", &keyword);
     ls.sync_ok();
-    let back = lead(&leads_json(&ls), "buyer.example").clone();
+    let back = lead(&ls.leads_json(None), "buyer.example").clone();
     assert_eq!(back["manual"], false, "{back}");
     assert_eq!(back["class"], auto.as_str(), "{back}");
-    let labels: Vec<&str> = back["corrections"]
-        .as_array()
-        .expect("corrections")
-        .iter()
-        .filter_map(|c| c["label"].as_str())
-        .collect();
+    let labels = correction_labels(&back);
     assert_eq!(labels, vec![wanted, "auto"], "{back}");
     assert!(explain(&ls, "buyer.example").contains("class back to automatic"));
-    assert_eq!(flags(&d, "INBOX")[&1], set(&[class_keyword(&auto)]));
+    assert_eq!(d.flags("INBOX")[&1], set(&[class_keyword(&auto)]));
 }
 
 #[test]
@@ -309,10 +231,10 @@ fn class_keyword_follows_the_class_and_leaves_seen_and_the_users_keywords_alone(
     c.append("INBOX", "\\Flagged", &other_inquiry());
     c.append("Sent", "\\Seen", &leadsift::reply(1));
     c.logout();
-    let sent_before = flags(&d, "Sent");
+    let sent_before = d.flags("Sent");
     let ls = Leadsift::new(&[AccountConf::implicit(&d)], "");
     ls.sync_ok();
-    let leads = leads_json(&ls);
+    let leads = ls.leads_json(None);
     let c1 = lead(&leads, "buyer.example")["class"]
         .as_str()
         .expect("class")
@@ -322,14 +244,14 @@ fn class_keyword_follows_the_class_and_leaves_seen_and_the_users_keywords_alone(
         .expect("class")
         .to_string();
     assert_eq!(
-        flags(&d, "INBOX"),
+        d.flags("INBOX"),
         BTreeMap::from([
             (1, set(&["\\Seen", "$label1", class_keyword(&c1)])),
             (2, set(&["\\Flagged", class_keyword(&c2)])),
         ])
     );
     assert_eq!(
-        flags(&d, "Sent"),
+        d.flags("Sent"),
         sent_before,
         "our own mail gets no class keyword"
     );
@@ -348,13 +270,13 @@ fn class_keyword_follows_the_class_and_leaves_seen_and_the_users_keywords_alone(
         String::from_utf8_lossy(&out.stderr)
     );
     let t2 = if c2 == "drop" { "nurture" } else { "drop" };
-    imaplib_store(&d, "q-1@other.example", "+FLAGS", &format!("lead-{t2}"));
+    d.imaplib_store("q-1@other.example", "+FLAGS", &format!("lead-{t2}"));
     ls.sync_ok();
-    let leads = leads_json(&ls);
+    let leads = ls.leads_json(None);
     assert_eq!(lead(&leads, "buyer.example")["class"], t1);
     assert_eq!(lead(&leads, "other.example")["class"], t2);
     assert_eq!(
-        flags(&d, "INBOX"),
+        d.flags("INBOX"),
         BTreeMap::from([
             (1, set(&["\\Seen", "$label1", class_keyword(t1)])),
             (
@@ -363,14 +285,14 @@ fn class_keyword_follows_the_class_and_leaves_seen_and_the_users_keywords_alone(
             ),
         ])
     );
-    assert_eq!(flags(&d, "Sent"), sent_before);
+    assert_eq!(d.flags("Sent"), sent_before);
 
     // A new message of a lead is labelled too.
     let mut c = d.client();
     c.append("INBOX", "", &inquiry(2));
     c.logout();
     ls.sync_ok();
-    assert_eq!(flags(&d, "INBOX")[&3], set(&[class_keyword(t1)]));
+    assert_eq!(d.flags("INBOX")[&3], set(&[class_keyword(t1)]));
 }
 
 #[test]
@@ -380,20 +302,20 @@ fn with_write_keywords_off_the_flags_stay_exactly_as_they_were_and_tags_are_stil
     c.append("INBOX", "\\Seen $label1", &inquiry(1));
     c.append("INBOX", "", &other_inquiry());
     c.logout();
-    let before = flags(&d, "INBOX");
+    let before = d.flags("INBOX");
     let ls = Leadsift::new(
         &[AccountConf::implicit(&d)],
         "\n[feedback]\nwrite_keywords = false\n",
     );
     ls.sync_ok();
-    assert_eq!(flags(&d, "INBOX"), before);
+    assert_eq!(d.flags("INBOX"), before);
 
-    imaplib_store(&d, "q-1@other.example", "+FLAGS", "lead-scam");
-    let tagged = flags(&d, "INBOX");
+    d.imaplib_store("q-1@other.example", "+FLAGS", "lead-scam");
+    let tagged = d.flags("INBOX");
     ls.sync_ok();
     ls.sync_ok();
-    assert_eq!(flags(&d, "INBOX"), tagged, "leadsift wrote to the mailbox");
-    let l = lead(&leads_json(&ls), "other.example").clone();
+    assert_eq!(d.flags("INBOX"), tagged, "leadsift wrote to the mailbox");
+    let l = lead(&ls.leads_json(None), "other.example").clone();
     assert_eq!(l["class"], "drop", "{l}");
     let cs = l["corrections"].as_array().expect("corrections");
     assert_eq!(cs.len(), 1, "{l}");
@@ -431,7 +353,7 @@ fn a_folder_that_allows_no_new_keywords_is_reported_once_and_the_sync_goes_on() 
         "{permanent}"
     );
     c.logout();
-    let before = flags(&d, "INBOX");
+    let before = d.flags("INBOX");
 
     let ls = Leadsift::new(&[AccountConf::implicit(&d)], "");
     let out = ls.run(&["sync", "--once"]);
@@ -442,7 +364,7 @@ fn a_folder_that_allows_no_new_keywords_is_reported_once_and_the_sync_goes_on() 
         1,
         "{err}"
     );
-    assert_eq!(flags(&d, "INBOX"), before);
+    assert_eq!(d.flags("INBOX"), before);
     assert_eq!(ls.count("SELECT COUNT(*) FROM messages"), 2);
 }
 
@@ -467,7 +389,7 @@ fn without_condstore_the_last_flags_window_uids_are_read() {
     );
     // First pass: every stored message is read once, so the keyword set before is seen.
     ls.sync_ok();
-    let leads = leads_json(&ls);
+    let leads = ls.leads_json(None);
     assert_eq!(lead(&leads, "other.example")["class"], "drop");
     assert_eq!(lead(&leads, "other.example")["manual"], true);
     assert_eq!(
@@ -476,10 +398,10 @@ fn without_condstore_the_last_flags_window_uids_are_read() {
     );
 
     // Later passes read only the last UID: a change on UID 1 waits, one on UID 2 is seen.
-    imaplib_store(&d, "q-1@other.example", "-FLAGS", "lead-drop");
-    imaplib_store(&d, "inq-1@buyer.example", "+FLAGS", "lead-nurture");
+    d.imaplib_store("q-1@other.example", "-FLAGS", "lead-drop");
+    d.imaplib_store("inq-1@buyer.example", "+FLAGS", "lead-nurture");
     ls.sync_ok();
-    let leads = leads_json(&ls);
+    let leads = ls.leads_json(None);
     assert_eq!(lead(&leads, "other.example")["manual"], true);
     assert_eq!(lead(&leads, "buyer.example")["class"], "nurture");
     assert_eq!(lead(&leads, "buyer.example")["manual"], true);

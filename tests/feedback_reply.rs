@@ -14,113 +14,16 @@ mod run;
 #[path = "digest_support/seed.rs"]
 mod seed;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use leadsift::config::Settings;
 use mail_parser::MessageParser;
+use postfix::{smtp_deliver, wait_for_messages};
+use run::{digest_reply, show, text};
 
 const OWNER: &str = "sales@example.test";
 const AUTHSERV: &str = "mx.example.test";
 const LATER: &str = "2026-11-20T09:00:00+08:00";
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {}\nstdout: {}\nstderr: {}",
-        o.status,
-        text(&o.stdout),
-        run::tail(&text(&o.stderr), 60)
-    )
-}
-
-/// Every message in INBOX, raw, read over IMAP.
-fn fetch_inbox(d: &dovecot::Dovecot) -> Vec<Vec<u8>> {
-    let mut c = d.client();
-    c.ok("SELECT INBOX");
-    let mut out = Vec::new();
-    for l in c.ok("UID FETCH 1:* (BODY.PEEK[])") {
-        let Some(pos) = l.find("BODY[] {") else {
-            continue;
-        };
-        let rest = &l[pos + "BODY[] {".len()..];
-        let (n, rest) = rest.split_once("}\r\n").expect("literal");
-        let n: usize = n.parse().expect("literal size");
-        out.push(rest.as_bytes()[..n.min(rest.len())].to_vec());
-    }
-    c.logout();
-    out
-}
-
-fn wait_for_messages(d: &dovecot::Dovecot, n: u64, pf: &postfix::Postfix) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while d.mailbox_status("INBOX").get("messages").copied() != Some(n) {
-        assert!(
-            Instant::now() < deadline,
-            "INBOX never held {n} message(s): {:?}\n{}\n{}",
-            d.mailbox_status("INBOX"),
-            pf.log(),
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-/// Reads one (possibly multi-line) SMTP reply and checks its code.
-fn expect(code: &str, r: &mut BufReader<TcpStream>) {
-    loop {
-        let mut l = String::new();
-        r.read_line(&mut l).expect("read SMTP reply");
-        assert!(l.starts_with(code), "expected {code}, got {l:?}");
-        if l.as_bytes().get(3) != Some(&b'-') {
-            break;
-        }
-    }
-}
-
-/// Hands one message to Postfix's SMTP port (no AUTH: loopback is in mynetworks), envelope to
-/// the synced mailbox, as the receiving MX would.
-fn smtp_deliver(port: u16, envelope_from: &str, raw: &[u8]) {
-    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to Postfix");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut w = s;
-    expect("220", &mut r);
-    for (cmd, code) in [
-        ("EHLO client.example.test".to_string(), "250"),
-        (format!("MAIL FROM:<{envelope_from}>"), "250"),
-        (format!("RCPT TO:<{OWNER}>"), "250"),
-        ("DATA".to_string(), "354"),
-    ] {
-        write!(w, "{cmd}\r\n").expect("write");
-        expect(code, &mut r);
-    }
-    for line in text(raw).split("\r\n") {
-        let dotted = if line.starts_with('.') {
-            format!(".{line}")
-        } else {
-            line.to_string()
-        };
-        write!(w, "{dotted}\r\n").expect("write");
-    }
-    write!(w, ".\r\n").expect("write");
-    expect("250", &mut r);
-    write!(w, "QUIT\r\n").expect("write");
-}
-
-fn reply(id: &str, from: &str, in_reply_to: &str, extra_headers: &str, body: &str) -> Vec<u8> {
-    format!(
-        "Message-ID: <{id}>\r\nFrom: {from}\r\nTo: leadsift <leadsift@example.test>\r\nSubject: Re: leadsift digest\r\nDate: Fri, 20 Nov 2026 08:30:00 +0800\r\nIn-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n{extra_headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-        body.replace('\n', "\r\n")
-    )
-    .into_bytes()
-}
 
 /// `leads --json` as (lead → document).
 fn leads(ls: &run::Leadsift) -> std::collections::BTreeMap<String, serde_json::Value> {
@@ -142,19 +45,11 @@ type CommandRow = (
 );
 
 fn commands(ls: &run::Leadsift) -> Vec<CommandRow> {
-    let db = ls.db();
-    let mut st = db
-        .prepare(
-            "SELECT m.message_id, c.status, c.sender, c.reason, c.reply_status
-             FROM commands c JOIN messages m ON m.id = c.message ORDER BY m.message_id",
-        )
-        .expect("prepare");
-    st.query_map([], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-    })
-    .expect("query")
-    .map(|r| r.expect("row"))
-    .collect()
+    ls.rows(
+        "SELECT m.message_id, c.status, c.sender, c.reason, c.reply_status
+         FROM commands c JOIN messages m ON m.id = c.message ORDER BY m.message_id",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
 }
 
 const QUOTED_DIGEST: &str = "\n\nOn Fri, 20 Nov 2026 at 08:00, leadsift <leadsift@example.test> wrote:\n> == Drop ==\n> drop acme-pumps.example\n";
@@ -166,18 +61,12 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
     let ls = run::Leadsift::new(&[run::AccountConf::plaintext(&d)], "");
     // The salespeople are ours (`[me]`), as in any real setup; the digest reaches the synced
     // mailbox's owner, and replies from the owner must pass the configured server's checks.
-    let config = std::fs::read_to_string(&ls.config)
-        .expect("config")
-        .replace("[me]\n", "[me]\ndomains = [\"example.test\"]\n");
-    let config = format!(
-        "{config}{}\n[feedback]\nauthserv_id = \"{AUTHSERV}\"\n",
-        seed::smtp_digest_config(
-            pf.submission_port,
-            &d.certs.ca,
-            &ls.dir.path().join("imap-password"),
-        )
+    seed::digest_reply_config(
+        &ls,
+        pf.submission_port,
+        &d.certs.ca,
+        &format!("\n[feedback]\nauthserv_id = \"{AUTHSERV}\"\n"),
     );
-    std::fs::write(&ls.config, config).expect("config");
     let settings = Settings::load(&ls.config).expect("config loads");
     seed::store(&settings, &seed::three_leads());
     let before = leads(&ls);
@@ -188,7 +77,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
     let out = ls.run(&["--now", seed::NOW, "digest", "--send"]);
     assert!(out.status.success(), "{}\n{}", show(&out), pf.log());
     wait_for_messages(&d, 1, &pf);
-    let raws = fetch_inbox(&d);
+    let raws = d.messages("INBOX");
     let digest = MessageParser::default().parse(&raws[0]).expect("digest");
     let digest_id = digest.message_id().expect("digest Message-ID").to_string();
     assert!(digest_id.starts_with("digest."), "{digest_id}");
@@ -199,7 +88,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
     );
     let forged_body = format!("hot rankrise.example\ndrop acme-pumps.example{QUOTED_DIGEST}");
     let replies = [
-        reply(
+        digest_reply(
             "reply-good@example.test",
             &format!("Sales <{OWNER}>"),
             &digest_id,
@@ -208,7 +97,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
             &good_body,
         ),
         // The same text, but not an answer to the digest.
-        reply(
+        digest_reply(
             "reply-no-token@example.test",
             &format!("Sales <{OWNER}>"),
             "something-else@example.test",
@@ -216,7 +105,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
             &good_body,
         ),
         // A buyer answering the digest (it was forwarded to him, say): he must not steer it.
-        reply(
+        digest_reply(
             "reply-buyer@rankrise.example",
             "Priya <priya@rankrise.example>",
             &digest_id,
@@ -225,7 +114,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
         ),
         // The owner's address, but our server's checks failed: forged. The forger's own "pass"
         // under another authserv-id does not help.
-        reply(
+        digest_reply(
             "reply-forged@example.test",
             &format!("Sales <{OWNER}>"),
             &digest_id,
@@ -343,7 +232,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
 
     // The confirmation arrives in the owner's mailbox, threaded under the reply.
     wait_for_messages(&d, 6, &pf);
-    let raws = fetch_inbox(&d);
+    let raws = d.messages("INBOX");
     let confirmations: Vec<_> = raws
         .iter()
         .map(|r| MessageParser::default().parse(r).expect("parses"))
@@ -393,32 +282,21 @@ fn a_confirmation_the_server_refuses_is_retried_on_the_next_pass() {
     let d = dovecot::Dovecot::start();
     let pf = postfix::Postfix::start(&d);
     let ls = run::Leadsift::new(&[run::AccountConf::plaintext(&d)], "");
-    let config = std::fs::read_to_string(&ls.config)
-        .expect("config")
-        .replace("[me]\n", "[me]\ndomains = [\"example.test\"]\n");
-    let config = format!(
-        "{config}{}",
-        seed::smtp_digest_config(
-            pf.submission_port,
-            &d.certs.ca,
-            &ls.dir.path().join("imap-password"),
-        )
-    );
-    std::fs::write(&ls.config, config).expect("config");
+    seed::digest_reply_config(&ls, pf.submission_port, &d.certs.ca, "");
     let settings = Settings::load(&ls.config).expect("config loads");
     seed::store(&settings, &seed::three_leads());
     let out = ls.run(&["--now", seed::NOW, "digest", "--send"]);
     assert!(out.status.success(), "{}", show(&out));
     wait_for_messages(&d, 1, &pf);
     let digest_id = {
-        let raws = fetch_inbox(&d);
+        let raws = d.messages("INBOX");
         let m = MessageParser::default().parse(&raws[0]).expect("digest");
         m.message_id().expect("id").to_string()
     };
     smtp_deliver(
         pf.smtp_port,
         OWNER,
-        &reply(
+        &digest_reply(
             "reply-1@example.test",
             OWNER,
             &digest_id,

@@ -208,3 +208,22 @@ pub fn smtp_digest_config(
         password_file.display()
     )
 }
+
+/// Sets `ls` up to send the digest through the Postfix submission `port` (CA `ca`) to the synced
+/// mailbox's owner, where replies come back: the salespeople are ours (`[me]` domains, as in any
+/// real setup), then `[smtp]` and `[digest]`, then `extra` (more sections, or nothing).
+pub fn digest_reply_config(
+    ls: &super::run::Leadsift,
+    port: u16,
+    ca: &std::path::Path,
+    extra: &str,
+) {
+    let config = std::fs::read_to_string(&ls.config)
+        .expect("config")
+        .replace("[me]\n", "[me]\ndomains = [\"example.test\"]\n");
+    let config = format!(
+        "{config}{}{extra}",
+        smtp_digest_config(port, ca, &ls.dir.path().join("imap-password"))
+    );
+    std::fs::write(&ls.config, config).expect("config");
+}

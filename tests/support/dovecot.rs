@@ -367,6 +367,58 @@ service anvil {{
     pub fn client(&self) -> RawImap {
         RawImap::connect(self.imap_port)
     }
+
+    /// Every message in `folder`, raw, read over IMAP with [`Dovecot::client`].
+    pub fn messages(&self, folder: &str) -> Vec<Vec<u8>> {
+        let mut c = self.client();
+        let out = c.messages(folder);
+        c.logout();
+        out
+    }
+
+    /// UID → flags of every message in `folder`, read with [`Dovecot::client`].
+    pub fn flags(&self, folder: &str) -> BTreeMap<u32, BTreeSet<String>> {
+        let mut c = self.client();
+        let f = c.flags(folder);
+        c.logout();
+        f
+    }
+
+    /// Adds (`+FLAGS`) or removes (`-FLAGS`) `keyword` on the message with `message_id` in INBOX
+    /// the way a mail client does it: Python's imaplib, SELECT (read-write), UID SEARCH, UID STORE.
+    pub fn imaplib_store(&self, message_id: &str, op: &str, keyword: &str) {
+        const SCRIPT: &str = r#"
+import imaplib, sys
+port, user, password, mid, op, kw = sys.argv[1:]
+m = imaplib.IMAP4("127.0.0.1", int(port))
+m.login(user, password)
+typ, _ = m.select("INBOX")
+assert typ == "OK", typ
+typ, data = m.uid("SEARCH", None, "HEADER", "Message-ID", mid)
+uids = data[0].split()
+assert typ == "OK" and len(uids) == 1, (typ, data)
+typ, data = m.uid("STORE", uids[0], op, "(" + kw + ")")
+assert typ == "OK", (typ, data)
+m.logout()
+"#;
+        let out = Command::new("python3")
+            .args(["-c", SCRIPT])
+            .args([
+                &self.imap_port.to_string(),
+                USER,
+                PASSWORD,
+                message_id,
+                op,
+                keyword,
+            ])
+            .output()
+            .expect("running python3 (tests/run.sh installs it)");
+        assert!(
+            out.status.success(),
+            "imaplib {op} {keyword}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Drop for Dovecot {
@@ -456,6 +508,22 @@ impl RawImap {
         self.w.write_all(b"\r\n").expect("write");
         let (status, _) = self.collect(&tag);
         assert!(status.contains(" OK"), "APPEND: {status}");
+    }
+
+    /// Every message in `folder` (opened read-only), raw, in UID order.
+    pub fn messages(&mut self, folder: &str) -> Vec<Vec<u8>> {
+        self.ok(&format!("EXAMINE \"{folder}\""));
+        let mut out = Vec::new();
+        for l in self.ok("UID FETCH 1:* (BODY.PEEK[])") {
+            let Some(pos) = l.find("BODY[] {") else {
+                continue;
+            };
+            let rest = &l[pos + "BODY[] {".len()..];
+            let (n, rest) = rest.split_once("}\r\n").expect("literal");
+            let n: usize = n.parse().expect("literal size");
+            out.push(rest.as_bytes()[..n.min(rest.len())].to_vec());
+        }
+        out
     }
 
     /// UID → flags of every message in `folder` (opened read-only).

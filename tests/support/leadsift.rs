@@ -2,6 +2,7 @@
 //! the resulting database.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -144,22 +145,96 @@ impl Leadsift {
         self.db().query_row(sql, [], |r| r.get(0)).expect(sql)
     }
 
-    /// Message-ID → direction of every stored message.
-    pub fn directions(&self) -> std::collections::BTreeMap<String, String> {
+    /// `leads --json` (with `--now` when given), asserting success.
+    pub fn leads_json(&self, now: Option<&str>) -> Vec<serde_json::Value> {
+        let mut args = Vec::new();
+        if let Some(n) = now {
+            args.extend(["--now", n]);
+        }
+        args.extend(["leads", "--json"]);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("leads --json is JSON")
+    }
+
+    /// Every row of `sql`, each made by `row`.
+    pub fn rows<T>(
+        &self,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
         let db = self.db();
-        let mut st = db
-            .prepare("SELECT message_id, direction FROM messages")
-            .expect("prepare");
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        let mut st = db.prepare(sql).expect("prepare");
+        st.query_map([], row)
             .expect("query")
             .map(|r| r.expect("row"))
             .collect()
+    }
+
+    /// Message-ID → direction of every stored message.
+    pub fn directions(&self) -> std::collections::BTreeMap<String, String> {
+        self.rows("SELECT message_id, direction FROM messages", |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .into_iter()
+        .collect()
     }
 }
 
 pub fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A finished command for an assertion message: status, stdout, the end of stderr.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        o.status,
+        text(&o.stdout),
+        tail(&text(&o.stderr), 60)
+    )
+}
+
+/// The lead `name` in a `leads --json` document.
+pub fn lead<'a>(leads: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    leads
+        .iter()
+        .find(|l| l["lead"] == name)
+        .unwrap_or_else(|| panic!("no lead {name} in {leads:?}"))
+}
+
+/// The labels of a lead's corrections (in a `leads --json` document), oldest first.
+pub fn correction_labels(lead: &serde_json::Value) -> Vec<&str> {
+    lead["corrections"]
+        .as_array()
+        .expect("corrections")
+        .iter()
+        .filter_map(|c| c["label"].as_str())
+        .collect()
+}
+
+/// The IMAP keyword leadsift writes for `class`.
+pub fn class_keyword(class: &str) -> &'static str {
+    match class {
+        "hot" => "$LeadHot",
+        "nurture" => "$LeadNurture",
+        "drop" => "$LeadDrop",
+        other => panic!("class {other}"),
+    }
+}
+
+/// A set of IMAP flags, to compare with what the server has.
+pub fn set(flags: &[&str]) -> BTreeSet<String> {
+    flags.iter().map(|f| f.to_string()).collect()
 }
 
 /// A small, valid message.
@@ -192,4 +267,20 @@ pub fn reply(n: usize) -> Vec<u8> {
         &format!("Re: Inquiry {n}"),
         "Thank you, our quote is attached.",
     )
+}
+
+/// A reply to the digest whose Message-ID is `in_reply_to`; `extra_headers` are whole header
+/// lines (each ending in CRLF) or empty.
+pub fn digest_reply(
+    id: &str,
+    from: &str,
+    in_reply_to: &str,
+    extra_headers: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "Message-ID: <{id}>\r\nFrom: {from}\r\nTo: leadsift <leadsift@example.test>\r\nSubject: Re: leadsift digest\r\nDate: Fri, 20 Nov 2026 08:30:00 +0800\r\nIn-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n{extra_headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
 }

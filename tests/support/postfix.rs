@@ -4,12 +4,13 @@
 //! tests that need it (it costs ~0.3 s); stopped on drop.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::dovecot::{Dovecot, free_port, group_alive, kill_group};
+use super::dovecot::{Dovecot, USER, free_port, group_alive, kill_group};
 
 pub struct Postfix {
     _tmp: Option<tempfile::TempDir>,
@@ -200,6 +201,64 @@ impl Drop for Postfix {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Waits (up to 20 s) until Dovecot's INBOX holds `n` messages; panics with both logs.
+pub fn wait_for_messages(d: &Dovecot, n: u64, pf: &Postfix) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.mailbox_status("INBOX").get("messages").copied() != Some(n) {
+        assert!(
+            Instant::now() < deadline,
+            "INBOX never held {n} message(s): {:?}\n{}\n{}",
+            d.mailbox_status("INBOX"),
+            pf.log(),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Reads one (possibly multi-line) SMTP reply and checks its code.
+fn expect(code: &str, r: &mut BufReader<TcpStream>) {
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).expect("read SMTP reply");
+        assert!(l.starts_with(code), "expected {code}, got {l:?}");
+        if l.as_bytes().get(3) != Some(&b'-') {
+            break;
+        }
+    }
+}
+
+/// Hands one message to Postfix's SMTP port (no AUTH: loopback is in mynetworks), envelope to
+/// the synced mailbox ([`USER`]), as the receiving MX would.
+pub fn smtp_deliver(port: u16, envelope_from: &str, raw: &[u8]) {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to Postfix");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut w = s;
+    expect("220", &mut r);
+    for (cmd, code) in [
+        ("EHLO client.example.test".to_string(), "250"),
+        (format!("MAIL FROM:<{envelope_from}>"), "250"),
+        (format!("RCPT TO:<{USER}>"), "250"),
+        ("DATA".to_string(), "354"),
+    ] {
+        write!(w, "{cmd}\r\n").expect("write");
+        expect(code, &mut r);
+    }
+    for line in String::from_utf8_lossy(raw).split("\r\n") {
+        let dotted = if line.starts_with('.') {
+            format!(".{line}")
+        } else {
+            line.to_string()
+        };
+        write!(w, "{dotted}\r\n").expect("write");
+    }
+    write!(w, ".\r\n").expect("write");
+    expect("250", &mut r);
+    write!(w, "QUIT\r\n").expect("write");
 }
 
 fn uid(user: &str) -> u32 {

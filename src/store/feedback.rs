@@ -1,6 +1,6 @@
 //! Corrections and learned weights in the database, and rescoring the leads they touch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -193,17 +193,6 @@ impl Store {
         }
         tx.commit()?;
         Ok(set_id)
-    }
-
-    /// The leads whose stored reports must follow new corrections: rescored now, without waiting
-    /// for new mail. Leads that have no messages (yet) are skipped.
-    pub fn rescore_leads(
-        &mut self,
-        leads: &BTreeSet<String>,
-        settings: &crate::config::Settings,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<usize> {
-        self.rescore_some(leads, settings, now)
     }
 }
 

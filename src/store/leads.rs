@@ -257,7 +257,7 @@ impl Store {
         detect_commands(&self.conn, upto, now)?;
         let new = load_views(&self.conn, "", "m.id > ?1", &[&upto])?;
         let Some(max_id) = new.iter().map(|v| v.id).max() else {
-            return self.rescore_some(&BTreeSet::new(), settings, now);
+            return self.rescore_leads(&BTreeSet::new(), settings, now);
         };
         if new.len() > FULL_RESCORE_ABOVE {
             // A first sync or a big import: one full pass is cheaper than many partial ones.
@@ -324,12 +324,12 @@ impl Store {
         set_watermark(&tx, max_id)?;
         tx.commit()?;
         // Leads corrected since they were last scored.
-        Ok(updated + self.rescore_some(&BTreeSet::new(), settings, now)?)
+        Ok(updated + self.rescore_leads(&BTreeSet::new(), settings, now)?)
     }
 
     /// Rescores the named leads from their stored messages, and every lead with corrections made
     /// since it was last scored.
-    pub(super) fn rescore_some(
+    pub fn rescore_leads(
         &mut self,
         leads: &BTreeSet<String>,
         settings: &Settings,
@@ -522,12 +522,9 @@ fn write_lead(
 }
 
 fn watermark(conn: &rusqlite::Connection) -> anyhow::Result<i64> {
-    let v: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
-        "SELECT value FROM meta WHERE key = ?1",
-        [WATERMARK],
-        |r| r.get(0),
-    ))?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    Ok(meta(conn, WATERMARK)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
 }
 
 fn meta(conn: &rusqlite::Connection, key: &str) -> anyhow::Result<Option<String>> {
@@ -547,11 +544,7 @@ fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> anyhow::Result<()> 
 }
 
 fn set_watermark(tx: &Transaction<'_>, id: i64) -> anyhow::Result<()> {
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-        params![WATERMARK, id.to_string()],
-    )?;
-    Ok(())
+    set_meta(tx, WATERMARK, &id.to_string())
 }
 
 impl Store {

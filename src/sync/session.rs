@@ -271,6 +271,17 @@ impl ImapSession {
         self.broken
     }
 
+    /// Err naming `what` when the connection is no longer usable: nothing more goes down it.
+    fn ensure_usable(&self, what: &str) -> anyhow::Result<()> {
+        if self.broken {
+            bail!(
+                "{what}: the connection to {} is no longer usable",
+                self.host
+            );
+        }
+        Ok(())
+    }
+
     pub fn has_capability(&self, cap: &str) -> bool {
         self.capabilities.contains(&cap.to_uppercase())
     }
@@ -313,9 +324,7 @@ impl ImapSession {
     }
 
     async fn list_sent(&mut self) -> anyhow::Result<Option<String>> {
-        if self.broken {
-            bail!("LIST: the connection to {} is no longer usable", self.host);
-        }
+        self.ensure_usable("LIST")?;
         let timeout = self.timeout;
         let names = timed(timeout, "LIST", async {
             let stream = self.inner.list(Some(""), Some("*")).await?;
@@ -361,12 +370,7 @@ impl ImapSession {
 
     async fn open_inner(&mut self, folder: &str, read_only: bool) -> anyhow::Result<Selected> {
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        if self.broken {
-            bail!(
-                "{verb}: the connection to {} is no longer usable",
-                self.host
-            );
-        }
+        self.ensure_usable(verb)?;
         let what = format!("{verb} {folder}");
         let mailbox = if read_only {
             timed(self.timeout, &what, self.inner.examine(folder)).await?
@@ -390,11 +394,8 @@ impl ImapSession {
 
     /// `UID SEARCH <query>`, sorted.
     pub async fn uid_search(&mut self, query: &str) -> anyhow::Result<Vec<u32>> {
-        let r = if self.broken {
-            Err(anyhow!(
-                "UID SEARCH: the connection to {} is no longer usable",
-                self.host
-            ))
+        let r = if let Err(e) = self.ensure_usable("UID SEARCH") {
+            Err(e)
         } else {
             timed(
                 self.timeout,
@@ -417,12 +418,7 @@ impl ImapSession {
     }
 
     async fn uid_sizes_inner(&mut self, uids: &[u32]) -> anyhow::Result<BTreeMap<u32, u64>> {
-        if self.broken {
-            bail!(
-                "UID FETCH: the connection to {} is no longer usable",
-                self.host
-            );
-        }
+        self.ensure_usable("UID FETCH")?;
         let mut out = BTreeMap::new();
         if uids.is_empty() {
             return Ok(out);
@@ -487,12 +483,7 @@ impl ImapSession {
         uid_set: &str,
         changedsince: Option<u64>,
     ) -> anyhow::Result<BTreeMap<u32, Vec<String>>> {
-        if self.broken {
-            bail!(
-                "UID FETCH: the connection to {} is no longer usable",
-                self.host
-            );
-        }
+        self.ensure_usable("UID FETCH")?;
         let mut out = BTreeMap::new();
         if uid_set.is_empty() {
             return Ok(out);
@@ -546,12 +537,7 @@ impl ImapSession {
         add: &[&str],
         remove: &[&str],
     ) -> anyhow::Result<()> {
-        if self.broken {
-            bail!(
-                "UID STORE: the connection to {} is no longer usable",
-                self.host
-            );
-        }
+        self.ensure_usable("UID STORE")?;
         if uids.is_empty() {
             return Ok(());
         }
@@ -599,11 +585,8 @@ impl ImapSession {
         if uids.is_empty() {
             return out;
         }
-        if self.broken {
-            out.error = Some(anyhow!(
-                "UID FETCH: the connection to {} is no longer usable",
-                self.host
-            ));
+        if let Err(e) = self.ensure_usable("UID FETCH") {
+            out.error = Some(e);
             return out;
         }
         let set = uid_set(uids);

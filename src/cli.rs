@@ -221,9 +221,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let s = load(&cli)?;
             let mut store = open_store(&s)?;
+            // Each account's pass scores what it committed, even when a folder failed.
             let reports = runtime()?.block_on(crate::sync::sync_once(&s, &mut store, now));
-            // Scores follow what was committed, even when an account failed.
-            store.refresh_leads(&s, now)?;
             // Replies to the digest that scoring found: verified, applied, confirmed by mail.
             let replies = crate::feedback::confirm::process_digest_replies(&s, &mut store, now);
             let mut failed = runtime()?.block_on(replies).is_err_and(|e| {

@@ -260,10 +260,8 @@ async fn pass(shared: &Arc<Shared>, settings: &Arc<Settings>, name: &str) -> any
     let now = shared.clock.now();
     let mut store = shared.store.lock().await;
     let t0 = Instant::now();
+    // The pass scores what it committed and applies keyword and digest-reply corrections.
     let report = sync_account_pass(settings, account, &mut store, now).await;
-    if let Err(e) = store.refresh_leads(settings, now) {
-        warn!(account = name, "scoring failed: {e:#}");
-    }
     let replies = crate::feedback::confirm::process_digest_replies(settings, &mut store, now);
     if let Err(e) = replies.await {
         warn!(account = name, "replies to the digest: {e:#}");

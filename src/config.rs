@@ -71,10 +71,14 @@ impl Me {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Business {
     /// Our catalogue: product phrases in any language.
     pub products: Vec<String>,
+    /// `[business] related`: vocabulary only our kind of product has; matches count as ours.
+    pub related: Vec<String>,
+    /// `[business] not_ours`: neighbouring goods we do not sell.
+    pub not_ours: Vec<String>,
     pub min_order_value_usd: f64,
 }
 
@@ -305,14 +309,16 @@ impl Settings {
             .map(|d| d.trim().trim_start_matches('@').to_lowercase())
             .collect();
 
-        let business = Business {
-            products: raw
-                .business
-                .products
-                .iter()
+        let phrases = |v: &[String]| -> Vec<String> {
+            v.iter()
                 .map(|p| p.trim().to_string())
                 .filter(|p| !p.is_empty())
-                .collect(),
+                .collect()
+        };
+        let business = Business {
+            products: phrases(&raw.business.products),
+            related: phrases(&raw.business.related),
+            not_ours: phrases(&raw.business.not_ours),
             min_order_value_usd: raw.business.min_order_value_usd.unwrap_or(0.0),
         };
         if business.min_order_value_usd < 0.0 {

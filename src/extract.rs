@@ -7,6 +7,8 @@
 //! matching rules run, vetoes remove facts that are not what they look like (sample quantities,
 //! reply-by dates), values are parsed ([`values`]) and header facts are added.
 
+pub mod catalogue;
+pub mod items;
 pub mod rules;
 pub mod signal;
 pub mod text;
@@ -14,8 +16,6 @@ pub mod values;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-
-use regex::Regex;
 
 use crate::config::Business;
 use crate::parse::ParsedMessage;
@@ -42,7 +42,7 @@ const MAX_EVIDENCE_CHARS: usize = 90;
 #[derive(Debug)]
 pub struct Extractor {
     rules: RuleSet,
-    catalogue: Option<Regex>,
+    catalogue: catalogue::Catalogue,
     min_order_value_usd: f64,
 }
 
@@ -71,90 +71,6 @@ fn is_reply_subject(s: &str) -> bool {
     ]
     .iter()
     .any(|p| l.starts_with(p))
-}
-
-fn is_latin_word_char(c: char) -> bool {
-    c.is_alphanumeric() && !is_cjk(c)
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff | 0xac00..=0xd7af)
-}
-
-/// One alternative per catalogue phrase. Latin-script phrases get word boundaries (so "LED"
-/// does not match "LEDGER") and tolerate a short inflection on the last word ("high bays",
-/// "campanas", "светильники"); CJK phrases match as substrings, which is how those scripts work.
-/// Returns (matcher with leading boundary, var body without it: rules put their own boundary).
-fn catalogue_pattern(products: &[String]) -> Option<(String, String)> {
-    let mut ps: Vec<&str> = products
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect();
-    if ps.is_empty() {
-        return None;
-    }
-    ps.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    let esc = |p: &str| {
-        // Spaces and hyphens are interchangeable ("high bay", "high-bay").
-        p.split([' ', '-'])
-            .filter(|w| !w.is_empty())
-            .map(regex::escape)
-            .collect::<Vec<_>>()
-            .join(r"[\s-]?")
-    };
-    // Three groups share one tail each, which keeps the compiled automaton small: CJK phrases
-    // (no boundaries), short Latin acronyms (plural s only), Latin words (short inflection).
-    let (mut cjk, mut short, mut long) = (Vec::new(), Vec::new(), Vec::new());
-    let mut stems = Vec::new();
-    for p in &ps {
-        let last_latin = p.chars().last().is_some_and(is_latin_word_char);
-        let last_len = p
-            .split_whitespace()
-            .last()
-            .map(|w| w.chars().count())
-            .unwrap_or(0);
-        if !last_latin {
-            cjk.push(esc(p));
-        } else if last_len <= 3 {
-            short.push(esc(p));
-        } else {
-            long.push(esc(p));
-        }
-        // For counts, the head word of a longer phrase names the item too ("campanas" for
-        // "campana LED").
-        if let Some(first) = p.split_whitespace().next()
-            && p.contains(' ')
-            && first.chars().count() >= 6
-            && first.chars().all(is_latin_word_char)
-        {
-            stems.push(regex::escape(first));
-        }
-    }
-    stems.sort();
-    stems.dedup();
-    let join = |v: &Vec<String>| {
-        if v.is_empty() {
-            r"[^\s\S]".to_string()
-        } else {
-            v.join("|")
-        }
-    };
-    let latin_tail = r"(?:$|[^\w])";
-    let bare = format!(
-        r"(?:{})|(?:{})s?{latin_tail}|(?:{}|{})\p{{L}}{{0,4}}{latin_tail}",
-        join(&cjk),
-        join(&short),
-        join(&long),
-        join(&stems)
-    );
-    let full = format!(
-        r"(?:{})|(?:^|[^\w])(?:(?:{})s?|(?:{})\p{{L}}{{0,4}}){latin_tail}",
-        join(&cjk),
-        join(&short),
-        join(&long)
-    );
-    Some((format!("(?i)(?:{full})"), bare))
 }
 
 /// A signal before vetoes: where it matched, in which text.
@@ -203,24 +119,18 @@ fn cap(s: &str, max: usize) -> &str {
 
 impl Extractor {
     pub fn new(business: &Business, user_dir: Option<&Path>) -> Result<Extractor, PatternError> {
-        let cat = catalogue_pattern(&business.products);
+        let catalogue = catalogue::Catalogue::new(business)?;
         let mut vars = BTreeMap::new();
         // `{product}` lets quantity rules say "180 campanas" without a unit word. With no
         // catalogue it matches nothing.
         vars.insert(
             "product".to_string(),
-            cat.as_ref()
-                .map(|c| c.1.clone())
+            catalogue
+                .var
+                .clone()
                 .unwrap_or_else(|| r"[^\s\S]".into()),
         );
         let rules = rules::load(user_dir, &vars)?;
-        let catalogue = match cat {
-            Some((c, _)) => Some(
-                Regex::new(&c)
-                    .map_err(|e| PatternError::Invalid(format!("[business] products: {e}")))?,
-            ),
-            None => None,
-        };
         Ok(Extractor {
             rules,
             catalogue,
@@ -303,8 +213,7 @@ impl Extractor {
         if !flags.is_empty() {
             return Extraction {
                 flags,
-                signals: Vec::new(),
-                deal_value_usd: None,
+                ..Extraction::default()
             };
         }
         let parts = text::split(cap(&msg.text, MAX_SCAN_BYTES * 2), &self.rules);
@@ -428,9 +337,10 @@ impl Extractor {
                 kept.push(h);
             }
         }
+        let items = self.items(&kept, all.as_str(), sig_off, subject);
         let mut signals: Vec<Signal> = kept.into_iter().map(|h| h.signal).collect();
 
-        self.catalogue_signals(subject, body, &mut signals);
+        self.catalogue_signals(subject, body, &items, &mut signals);
         self.header_signals(msg, &mut signals);
         // A generic "send your price list" counts against a lead only when nothing specific
         // came with it.
@@ -466,7 +376,45 @@ impl Extractor {
             flags,
             signals,
             deal_value_usd,
+            items,
         }
+    }
+
+    /// The requested items of the body (not the signature) and the subject.
+    fn items(&self, kept: &[Hit], all: &str, sig_off: usize, subject: &str) -> Vec<items::Item> {
+        let lex = &self.rules.lexicon;
+        let located = |space: Space, limit: usize| -> Vec<items::Located<'_>> {
+            kept.iter()
+                .filter(|h| h.space == space && h.end <= limit)
+                .map(|h| items::Located {
+                    start: h.start,
+                    end: h.end,
+                    kind: h.signal.kind.as_str(),
+                    value: h.signal.value.as_ref(),
+                    evidence: h.signal.evidence.as_str(),
+                })
+                .collect()
+        };
+        let mut out = items::items(all, &located(Space::Text, sig_off), &self.catalogue, lex);
+        let subject_items = items::items(
+            subject,
+            &located(Space::Subject, subject.len()),
+            &self.catalogue,
+            lex,
+        );
+        // A subject count repeats a body line ("RFQ: 20,000 m twill"): keep the body's.
+        for it in subject_items {
+            if !out.iter().any(|o| o.quantity == it.quantity) {
+                out.push(it);
+            }
+        }
+        if out.is_empty()
+            && let Some(rest) = items::subject_cue_rest(subject, lex)
+            && let Some(it) = items::subject_item(rest, &self.catalogue, lex)
+        {
+            out.push(it);
+        }
+        out
     }
 
     fn parse_value(
@@ -482,13 +430,15 @@ impl Extractor {
             ValueKind::Quantity => {
                 let n =
                     values::parse_number(group("n"), lex)? * values::multiplier(group("mult"), lex);
+                let (unit, factor) = match &r.unit {
+                    Some(u) => (u.clone(), 1.0),
+                    None => values::normalise_unit(group("unit"), lex),
+                };
+                // Rounded: "1,5 km" is 1500 m, not 1499.9999.
+                let n = (n * factor * 1000.0).round() / 1000.0;
                 if !(n > 0.0 && n < 1e9) {
                     return None;
                 }
-                let unit = match &r.unit {
-                    Some(u) => u.clone(),
-                    None => values::normalise_unit(group("unit"), lex),
-                };
                 Some(Value::Quantity { amount: n, unit })
             }
             ValueKind::Money => {
@@ -514,50 +464,62 @@ impl Extractor {
         }
     }
 
-    /// Our products named in the subject or the writer's words: need and fit. A stated need
-    /// (quantities) with no catalogue word is a product mismatch.
-    fn catalogue_signals(&self, subject: &str, body: &str, signals: &mut Vec<Signal>) {
-        let found = self
+    /// Our products named in the subject or the writer's words: need and fit. Goods named that
+    /// are not ours (and nothing of ours named besides) count hard against fit.
+    fn catalogue_signals(
+        &self,
+        subject: &str,
+        body: &str,
+        items: &[items::Item],
+        signals: &mut Vec<Signal>,
+    ) {
+        use items::Fit;
+        if self.catalogue.is_empty() {
+            return;
+        }
+        let mut push = |dimension, kind: &str, weight, evidence: String| {
+            signals.push(Signal {
+                dimension,
+                kind: kind.into(),
+                weight,
+                evidence,
+                value: None,
+                rule: "catalogue".into(),
+            })
+        };
+        if let Some(m) = items.iter().find(|i| i.fit == Fit::Ours) {
+            let ev = evidence(m.matched.as_deref().unwrap_or(&m.product));
+            push(Dimension::Need, "product_match", 1.0, ev.clone());
+            push(Dimension::Fit, "product_match", 2.0, ev);
+            return;
+        }
+        let not_ours: Vec<&items::Item> = items.iter().filter(|i| i.fit == Fit::NotOurs).collect();
+        // Our words outside the lines of goods that are not ours (there they name a material).
+        let masked: String = if not_ours.is_empty() {
+            String::new()
+        } else {
+            body.lines()
+                .filter(|l| !not_ours.iter().any(|i| evidence(l) == i.evidence))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let text = if not_ours.is_empty() { body } else { masked.as_str() };
+        let subject_ours = self
             .catalogue
-            .as_ref()
-            .and_then(|re| re.find(body).or_else(|| re.find(subject)));
-        match found {
-            Some(m) => {
-                let ev = evidence(m.as_str().trim_matches(|c: char| !c.is_alphanumeric()));
-                signals.push(Signal {
-                    dimension: Dimension::Need,
-                    kind: "product_match".into(),
-                    weight: 1.0,
-                    evidence: ev.clone(),
-                    value: None,
-                    rule: "catalogue".into(),
-                });
-                signals.push(Signal {
-                    dimension: Dimension::Fit,
-                    kind: "product_match".into(),
-                    weight: 2.0,
-                    evidence: ev,
-                    value: None,
-                    rule: "catalogue".into(),
-                });
+            .find(subject)
+            .filter(|_| !not_ours.iter().any(|i| i.quantity.is_none()));
+        match self.catalogue.find(text).or(subject_ours) {
+            Some((_, m)) => {
+                let ev = evidence(&m);
+                push(Dimension::Need, "product_match", 1.0, ev.clone());
+                push(Dimension::Fit, "product_match", 2.0, ev);
             }
-            None if self.catalogue.is_some() => {
-                if let Some(q) = signals
-                    .iter()
-                    .find(|s| s.kind == "quantity" || s.kind == "quote_request")
-                {
-                    let ev = q.evidence.clone();
-                    signals.push(Signal {
-                        dimension: Dimension::Fit,
-                        kind: "product_mismatch".into(),
-                        weight: -3.0,
-                        evidence: ev,
-                        value: None,
-                        rule: "catalogue".into(),
-                    });
+            None => {
+                if let Some(i) = not_ours.first() {
+                    let head = i.matched.as_deref().unwrap_or(&i.product);
+                    push(Dimension::Fit, "not_ours", -4.0, evidence(head));
                 }
             }
-            None => {}
         }
     }
 
@@ -705,6 +667,7 @@ pub mod cli {
                 flags: Vec::new(),
                 signals: Vec::new(),
                 deal_value_usd: None,
+                items: Vec::new(),
             }
         } else {
             settings.extractor.extract(&parsed)
@@ -769,7 +732,7 @@ pub mod cli {
             ]
             .map(String::from)
             .to_vec(),
-            min_order_value_usd: 0.0,
+            ..Business::default()
         };
         let ex = match super::Extractor::new(&business, user_dir) {
             Ok(e) => e,

@@ -32,6 +32,7 @@ pub fn prepare(raw: Raw<'_>, settings: &Settings) -> Item {
                     flags: Vec::new(),
                     signals: Vec::new(),
                     deal_value_usd: None,
+                    items: Vec::new(),
                 },
             };
             Item::Message(Box::new(NewMessage {

@@ -399,6 +399,7 @@ pub(crate) mod testing {
                 flags: vec![],
                 signals: vec![],
                 deal_value_usd: None,
+                items: Vec::new(),
             },
             direction: Direction::In,
             size: raw.len() as u64,

@@ -136,6 +136,7 @@ impl Msg {
                 flags: self.flags.clone(),
                 signals: self.signals.clone(),
                 deal_value_usd: None,
+                items: Vec::new(),
             },
         }
     }

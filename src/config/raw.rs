@@ -101,6 +101,12 @@ pub struct RawMe {
 pub struct RawBusiness {
     #[serde(default)]
     pub products: Vec<String>,
+    /// Specs, parts and words only our kind of product has: they count as ours too.
+    #[serde(default)]
+    pub related: Vec<String>,
+    /// Close neighbours we do not sell (a fabric mill: garments): named goods become "not ours".
+    #[serde(default)]
+    pub not_ours: Vec<String>,
     pub min_order_value_usd: Option<f64>,
 }
 

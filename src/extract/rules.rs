@@ -42,6 +42,9 @@ struct FileDoc {
     vars: BTreeMap<String, String>,
     #[serde(default)]
     units: BTreeMap<String, Vec<String>>,
+    /// Tokens read as a multiple of a canonical unit (`km` = 1000 `m`).
+    #[serde(default)]
+    unit_scale: BTreeMap<String, UnitScaleDoc>,
     #[serde(default)]
     currencies: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -61,8 +64,27 @@ struct FileDoc {
     quote: Vec<QuoteDoc>,
     #[serde(default)]
     signoff: Vec<String>,
+    /// Requested items (see `extract::items`): words that end a product's head ("in", "made
+    /// of"), connectives between a count and its goods ("of", "de"), filler words that name no
+    /// product ("please", "total"), and subject cues of an inquiry ("RFQ", "询价").
+    #[serde(default)]
+    item_breaks: Vec<String>,
+    #[serde(default)]
+    item_connectives: Vec<String>,
+    #[serde(default)]
+    item_noise: Vec<String>,
+    #[serde(default)]
+    item_cues: Vec<String>,
     #[serde(default)]
     rule: Vec<RuleDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnitScaleDoc {
+    unit: String,
+    factor: f64,
+    words: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +211,8 @@ pub struct QuoteRule {
 pub struct Lexicon {
     /// lower-cased token → normalised unit.
     pub units: HashMap<String, String>,
+    /// lower-cased token → (canonical unit, factor): `km` → (`m`, 1000).
+    pub unit_scale: HashMap<String, (String, f64)>,
     /// lower-cased token → ISO code.
     pub currencies: HashMap<String, String>,
     pub multipliers: HashMap<String, f64>,
@@ -201,6 +225,12 @@ pub struct Lexicon {
     /// Lower-cased consumer mail domains: looked up for every address scoring groups.
     pub freemail: std::collections::HashSet<String>,
     pub signoffs: Vec<String>,
+    pub item_breaks: Vec<String>,
+    /// Longest first, so "of the" is stripped before "of".
+    pub item_connectives: Vec<String>,
+    pub item_noise: std::collections::HashSet<String>,
+    /// Longest first.
+    pub item_cues: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -397,6 +427,17 @@ fn build(
                 lex.units.insert(t.to_lowercase(), unit.clone());
             }
         }
+        for (name, sc) in &d.unit_scale {
+            if !(sc.factor.is_finite() && sc.factor > 0.0) {
+                return Err(PatternError::Invalid(format!(
+                    "{file}: [unit_scale] {name}: factor must be a positive number"
+                )));
+            }
+            for t in &sc.words {
+                lex.unit_scale
+                    .insert(t.to_lowercase(), (sc.unit.clone(), sc.factor));
+            }
+        }
         for (code, toks) in &d.currencies {
             lex.currencies
                 .insert(code.to_lowercase(), code.to_uppercase());
@@ -435,6 +476,11 @@ fn build(
             .extend(d.freemail.iter().map(|s| s.to_lowercase()));
         lex.signoffs
             .extend(d.signoff.iter().map(|s| s.to_lowercase()));
+        let lower = |v: &[String]| v.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+        lex.item_breaks.extend(lower(&d.item_breaks));
+        lex.item_connectives.extend(lower(&d.item_connectives));
+        lex.item_noise.extend(lower(&d.item_noise));
+        lex.item_cues.extend(lower(&d.item_cues));
 
         for q in d.quote {
             let re = expand(&q.regex, &vars).map_err(|e| invalid(&file, &q.id, e))?;
@@ -518,6 +564,10 @@ fn build(
         if !idx.is_empty() {
             flag_sets.push((scope, idx, set));
         }
+    }
+    for v in [&mut lex.item_connectives, &mut lex.item_cues] {
+        v.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        v.dedup();
     }
     let quote_set = regex::RegexSetBuilder::new(quotes.iter().map(|q| q.regex.as_str()))
         .size_limit(REGEX_SIZE_LIMIT * 4)

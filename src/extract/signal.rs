@@ -89,11 +89,14 @@ pub enum Flag {
     Bulk,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Extraction {
     pub flags: Vec<Flag>,
     pub signals: Vec<Signal>,
     /// Estimated deal value in USD, from quantity × unit price or a stated budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deal_value_usd: Option<f64>,
+    /// What the sender asks for, line by line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<super::items::Item>,
 }

@@ -114,18 +114,31 @@ fn cjk_or_word_number(s: &str, lex: &Lexicon) -> Option<f64> {
     any.then(|| total + section + cur.unwrap_or(0.0))
 }
 
-pub fn normalise_unit(raw: &str, lex: &Lexicon) -> String {
-    let t = raw.trim().trim_end_matches('.').to_lowercase();
+/// The canonical unit of a unit word and the factor its number is multiplied by ("km" → m ×1000;
+/// "metros" → m ×1). Unknown words are kept, lower-cased.
+pub fn normalise_unit(raw: &str, lex: &Lexicon) -> (String, f64) {
+    let t: String = raw
+        .trim()
+        .trim_end_matches('.')
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    if let Some((u, f)) = lex.unit_scale.get(&t) {
+        return (u.clone(), *f);
+    }
     if let Some(u) = lex.units.get(&t) {
-        return u.clone();
+        return (u.clone(), 1.0);
     }
     // Inflected forms ("piezas" is listed, "штук" may not be): longest listed prefix wins.
-    lex.units
+    let u = lex
+        .units
         .iter()
         .filter(|(k, _)| k.chars().count() >= 3 && t.starts_with(k.as_str()))
         .max_by_key(|(k, _)| k.len())
         .map(|(_, u)| u.clone())
-        .unwrap_or(t)
+        .unwrap_or(t);
+    (u, 1.0)
 }
 
 pub fn normalise_currency(raw: &str, lex: &Lexicon) -> Option<String> {

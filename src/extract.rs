@@ -32,9 +32,6 @@ pub enum PatternError {
 /// inquiry, and it bounds the cost of a pasted log or a spam novel.
 const MAX_SCAN_BYTES: usize = 16 * 1024;
 
-/// Amounts under this (USD) are read as unit prices when estimating the deal value.
-const UNIT_PRICE_BELOW_USD: f64 = 2000.0;
-
 /// Evidence longer than this is cut at a word boundary.
 const MAX_EVIDENCE_CHARS: usize = 90;
 
@@ -353,7 +350,7 @@ impl Extractor {
         if specific {
             signals.retain(|s| s.kind != "generic_request");
         }
-        let deal_value_usd = self.deal_value(&signals);
+        let deal_value_usd = self.deal_value(&signals, &items);
         if let Some(v) = deal_value_usd {
             let ok = v >= self.min_order_value_usd;
             signals.push(Signal {
@@ -577,52 +574,38 @@ impl Extractor {
         }
     }
 
-    /// Estimated order value in USD: a stated total or budget if any, else Σ quantity × unit
-    /// price (prices paired with line items in order; the last price repeats).
-    fn deal_value(&self, signals: &[Signal]) -> Option<f64> {
+    /// Estimated order value in USD of this one message (see [`values::order_value`]).
+    fn deal_value(&self, signals: &[Signal], items: &[items::Item]) -> Option<f64> {
         let lex = &self.rules.lexicon;
-        let mut totals = Vec::new();
-        let mut unit_prices = Vec::new();
-        for s in signals
+        let amounts: Vec<(f64, bool)> = signals
             .iter()
             .filter(|s| s.kind == "money" && s.dimension == Dimension::Budget)
-        {
-            if let Some(Value::Money {
-                amount,
-                currency,
-                per_unit,
-            }) = &s.value
-                && let Some(usd) = values::to_usd(*amount, currency, lex)
-            {
-                // A target price is usually written without "/pc"; a small amount next to
-                // counted items is a unit price, not an order total.
-                if *per_unit || usd < UNIT_PRICE_BELOW_USD {
-                    unit_prices.push(usd)
-                } else {
-                    totals.push(usd)
-                }
-            }
-        }
-        let qtys: Vec<f64> = signals
-            .iter()
-            .filter(|s| s.kind == "quantity")
             .filter_map(|s| match &s.value {
-                Some(Value::Quantity { amount, unit }) if unit == "pcs" || unit == "sets" => {
-                    Some(*amount)
-                }
+                Some(Value::Money {
+                    amount,
+                    currency,
+                    per_unit,
+                }) => Some((values::to_usd(*amount, currency, lex)?, *per_unit)),
                 _ => None,
             })
             .collect();
-        if !unit_prices.is_empty() && !qtys.is_empty() {
-            let computed: f64 = qtys
-                .iter()
-                .enumerate()
-                .map(|(i, q)| q * unit_prices[i.min(unit_prices.len() - 1)])
-                .sum();
-            let stated = totals.iter().copied().fold(0.0, f64::max);
-            return Some(computed.max(stated));
-        }
-        totals.into_iter().reduce(f64::max)
+        let qtys: Vec<(f64, &str)> = signals
+            .iter()
+            .filter(|s| s.kind == "quantity")
+            .filter_map(|s| match &s.value {
+                Some(Value::Quantity { amount, unit }) => Some((*amount, unit.as_str())),
+                _ => None,
+            })
+            .collect();
+        let item_values: f64 = items
+            .iter()
+            .filter_map(|i| {
+                let (q, p) = (i.quantity.as_ref()?, i.price.as_ref()?);
+                let usd = values::to_usd(p.amount, &p.currency, lex)?;
+                (p.per_unit || usd < q.amount).then_some(q.amount * usd)
+            })
+            .sum();
+        values::order_value(&qtys, &amounts, item_values)
     }
 }
 
@@ -677,6 +660,7 @@ pub mod cli {
             "date": parsed.date.to_rfc3339(),
             "flags": ex.flags,
             "signals": ex.signals,
+            "items": ex.items,
         });
         if let (Some(v), Some(o)) = (ex.deal_value_usd, doc.as_object_mut()) {
             o.insert("deal_value_usd".into(), serde_json::json!(v));

@@ -13,6 +13,7 @@
 //!   hot. Risk does not decay: a scam stays a scam.
 //! - Repeat business (a re-order, an earlier order) counts for fit: it raises long-term value.
 
+pub mod class;
 pub mod group;
 pub mod history;
 pub mod render;
@@ -149,6 +150,9 @@ pub struct Facts {
     pub money: Vec<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub est_deal_value_usd: Option<f64>,
+    /// The requested items across the lead's messages (latest mention of each first seen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asks_for: Vec<crate::extract::items::Item>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,14 +238,24 @@ fn baseline(d: Dimension) -> f64 {
 /// Signal kinds that mean "this sender sells to us, not buys from us".
 const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
 
+/// Signal kinds that show the sender wants to buy from us.
+const BUYER_KINDS: &[&str] = &[
+    "quote_request",
+    "pi_request",
+    "sample_request",
+    "commitment",
+    "target_price",
+    "repeat_order",
+];
+
+/// Signal kinds that say "not now": the budget does not cover it, the project is on hold.
+const NOT_NOW_KINDS: &[&str] = &["budget_not_now", "timeline_not_now"];
+
 /// Signal kinds that mean "this sender will not buy": a student, a school project, research only.
 const NON_BUYER_KINDS: &[&str] = &["not_buying"];
 
 /// The extractor's own per-message order estimate; scoring makes a per-lead one instead.
 const PER_MESSAGE_VALUE_KINDS: &[&str] = &["deal_value", "below_min_order"];
-
-/// A risk total at or above this is a strong scam sign: drop, whatever else the lead says.
-const STRONG_RISK: f64 = 3.0;
 
 /// Fit signal kinds that state a product mismatch outright.
 /// (Not `product_mismatch`: that one only says no catalogue phrase was found in a message.)
@@ -307,6 +321,14 @@ pub fn score_lead_with(
     let mut non_buyer = None;
     let mut fishing = None;
     for m in msgs.iter().filter(|m| m.is_human_inbound()) {
+        for it in &m.extraction.items {
+            let seen = facts.asks_for.iter().any(|o| {
+                o.product == it.product && o.quantity == it.quantity && o.price == it.price
+            });
+            if !seen {
+                facts.asks_for.push(it.clone());
+            }
+        }
         // Order value is judged per lead (quantities and prices often come in different
         // messages), so the extractor's per-message estimate is not counted here.
         for s in m
@@ -429,6 +451,10 @@ pub fn score_lead_with(
     let mut value: BTreeMap<Dimension, f64> =
         Dimension::ALL.iter().map(|d| (*d, baseline(*d))).collect();
     for c in &contributions {
+        // Seller evidence is judged by the seller step, not as risk points.
+        if SELLER_KINDS.contains(&c.kind.as_str()) {
+            continue;
+        }
         if let Some(v) = value.get_mut(&c.dimension) {
             *v += c.points;
         }
@@ -485,16 +511,17 @@ pub fn score_lead_with(
     }
     let score = weighted_score(&v, w).round() as u8;
 
-    // Class.
+    // Class: the named steps of `class::decide` over what the evidence says.
     let risk_total: f64 = contributions
         .iter()
-        .filter(|c| c.dimension == Dimension::Risk)
+        .filter(|c| c.dimension == Dimension::Risk && !SELLER_KINDS.contains(&c.kind.as_str()))
         .map(|c| c.raw.max(0.0))
         .sum();
     let top = |d: Dimension| {
         contributions
             .iter()
             .filter(|c| c.dimension == d && c.points > 0.0)
+            .filter(|c| !SELLER_KINDS.contains(&c.kind.as_str()))
             .max_by(|a, b| a.points.total_cmp(&b.points))
             .map(|c| c.evidence.clone())
     };
@@ -503,6 +530,12 @@ pub fn score_lead_with(
             .iter()
             .filter(|c| c.dimension == d && c.points < 0.0)
             .min_by(|a, b| a.points.total_cmp(&b.points))
+            .map(|c| c.evidence.clone())
+    };
+    let has_kind = |kinds: &[&str]| {
+        contributions
+            .iter()
+            .find(|c| kinds.contains(&c.kind.as_str()) && c.raw != 0.0)
             .map(|c| c.evidence.clone())
     };
     // The buyer says outright that the goods are not ours ("only solar panels, not lights").
@@ -527,68 +560,43 @@ pub fn score_lead_with(
         && facts.money.is_empty()
         && v(Dimension::Authority) < 3.5)
         .then_some(units);
-    let class = if let Some(by) = &feedback.scam {
-        reasons.push(format!("marked a scam: {}", by.provenance()));
-        Class::Drop
-    } else if risk_total >= STRONG_RISK || scorecard.risk >= 4 {
-        reasons.push(format!(
-            "risk {}: {}",
-            scorecard.risk,
-            top(Dimension::Risk).unwrap_or_default()
-        ));
-        Class::Drop
-    } else if let Some(e) = seller {
-        reasons.push(format!("a seller, not a buyer: \"{e}\""));
-        Class::Drop
-    } else if let Some(e) = non_buyer {
-        reasons.push(format!("not a buyer: \"{e}\""));
-        Class::Drop
-    } else if let Some(r) = far_below_min {
-        reasons.push(r);
-        Class::Drop
-    } else if v(Dimension::Fit) < 1.5 && not_our_line {
-        reasons.push(format!(
-            "not our product line: \"{}\"",
-            worst(Dimension::Fit).unwrap_or_default()
-        ));
-        Class::Drop
-    } else if let (Some(e), true, 0) = (&fishing, facts.quantities.is_empty(), solid) {
-        reasons.push(format!(
-            "price fishing: \"{e}\", no quantity, nothing on budget, authority or timeline"
-        ));
-        Class::Drop
-    } else if let Some(units) = private_order {
-        reasons.push(format!(
-            "a private-size order ({units} unit{}) from a free-mail sender with no company, no price and no decision-maker",
-            if units == 1.0 { "" } else { "s" }
-        ));
-        Class::Drop
-    } else if f64::from(score) < scoring.drop_threshold {
-        reasons.push(format!(
-            "score {score} is below the drop threshold {}",
-            scoring.drop_threshold
-        ));
-        Class::Drop
-    } else if f64::from(score) >= scoring.hot_threshold
-        && v(Dimension::Need) >= 3.5
-        && solid >= 2
-        && scorecard.risk <= 2
-    {
-        reasons.push(format!(
-            "score {score} with clear need and {solid} of budget/authority/timeline solid"
-        ));
-        Class::Hot
-    } else {
-        if f64::from(score) >= scoring.hot_threshold {
-            reasons.push(format!(
-                "score {score} but not hot: need {}, {solid} of budget/authority/timeline solid, risk {}",
-                scorecard.need, scorecard.risk
-            ));
-        } else {
-            reasons.push(format!("score {score}: worth keeping warm"));
-        }
-        Class::Nurture
+    // The catalogue line that counted (positive beats negative across messages).
+    let not_ours = contributions
+        .iter()
+        .find(|c| c.rule == "catalogue" && c.dimension == Dimension::Fit && c.kind == "not_ours")
+        .map(|c| c.evidence.clone());
+    let ours_item = facts
+        .asks_for
+        .iter()
+        .any(|i| i.fit == crate::extract::items::Fit::Ours && i.quantity.is_some());
+    let judgement = class::Judgement {
+        marked_scam: feedback.scam.as_ref().map(|by| by.provenance()),
+        risk_total,
+        risk_card: scorecard.risk,
+        top_risk: top(Dimension::Risk),
+        seller,
+        buyer_intent: ours_item || has_kind(BUYER_KINDS).is_some(),
+        non_buyer,
+        not_ours,
+        stated_mismatch: (v(Dimension::Fit) < 1.5 && not_our_line)
+            .then(|| worst(Dimension::Fit).unwrap_or_default()),
+        far_below_min,
+        fishing,
+        has_quantity: !facts.quantities.is_empty(),
+        solid,
+        private_units: private_order,
+        not_now: has_kind(NOT_NOW_KINDS),
+        score: f64::from(score),
+        need: v(Dimension::Need),
     };
+    let (class, why) = class::decide(
+        &judgement,
+        class::Thresholds {
+            hot: scoring.hot_threshold,
+            drop: scoring.drop_threshold,
+        },
+    );
+    reasons.push(why);
     // A class set by hand holds until a person changes it; the automatic one stays beside it.
     let (class, auto_class, manual) = match &feedback.class {
         Some((manual, by)) => {
@@ -804,39 +812,29 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// The lead's order value in USD: the largest stated total (budget, order value), or the ordered
-/// quantities × the typical unit price, whichever is larger. With quantities known, an amount
-/// smaller than the number of units ordered is read as a unit price ("OK for USD 44" on 800 pcs).
+/// The lead's order value in USD (see [`crate::extract::values::order_value`]): stated totals,
+/// the items' own quantity × unit price, or the ordered quantity × the typical unit price.
 pub fn estimate_order_usd(facts: &Facts, to_usd: &dyn Fn(f64, &str) -> Option<f64>) -> Option<f64> {
-    let units: f64 = facts
+    let qtys: Vec<(f64, &str)> = facts
         .quantities
         .iter()
-        .filter(|q| matches!(q.unit.as_str(), "pcs" | "sets" | "units"))
-        .map(|q| q.amount)
+        .map(|q| (q.amount, q.unit.as_str()))
+        .collect();
+    let amounts: Vec<(f64, bool)> = facts
+        .money
+        .iter()
+        .filter_map(|m| Some((to_usd(m.amount, &m.currency)?, m.per_unit)))
+        .collect();
+    let item_values: f64 = facts
+        .asks_for
+        .iter()
+        .filter_map(|i| {
+            let (q, p) = (i.quantity.as_ref()?, i.price.as_ref()?);
+            let usd = to_usd(p.amount, &p.currency)?;
+            (p.per_unit || usd < q.amount).then_some(q.amount * usd)
+        })
         .sum();
-    let mut unit_prices = Vec::new();
-    let mut totals = Vec::new();
-    for m in &facts.money {
-        let Some(usd) = to_usd(m.amount, &m.currency) else {
-            continue;
-        };
-        if m.per_unit || (units > 0.0 && usd < units) {
-            unit_prices.push(usd);
-        } else {
-            totals.push(usd);
-        }
-    }
-    let stated = totals.into_iter().reduce(f64::max);
-    let computed = if units > 0.0 && !unit_prices.is_empty() {
-        unit_prices.sort_by(f64::total_cmp);
-        Some(units * unit_prices[unit_prices.len() / 2])
-    } else {
-        None
-    };
-    match (stated, computed) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
+    crate::extract::values::order_value(&qtys, &amounts, item_values)
 }
 
 pub fn fmt_usd(v: f64) -> String {

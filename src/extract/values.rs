@@ -166,6 +166,61 @@ pub fn multiplier(raw: &str, lex: &Lexicon) -> f64 {
     lex.multipliers.get(&t).copied().unwrap_or(1.0)
 }
 
+/// An order's value in USD from what the buyer stated: `quantities` (amount, unit), `amounts` in
+/// USD (with "per unit" marked), and `item_values` (Σ quantity × own unit price of the items that
+/// state both). The largest of: a stated total, the items' own values, and the dominant unit's
+/// quantity × the median unit price. With a quantity known, an amount smaller than it is read as
+/// a unit price ("OK for USD 1.84" on 20,000 m); a total written beside its lines counts once.
+pub fn order_value(
+    quantities: &[(f64, &str)],
+    amounts: &[(f64, bool)],
+    item_values: f64,
+) -> Option<f64> {
+    let mut by_unit: Vec<(&str, Vec<f64>)> = Vec::new();
+    for &(a, u) in quantities.iter().filter(|(a, u)| *a > 0.0 && *u != "container") {
+        match by_unit.iter_mut().find(|(x, _)| *x == u) {
+            Some((_, v)) => v.push(a),
+            None => by_unit.push((u, vec![a])),
+        }
+    }
+    let units = by_unit
+        .iter()
+        .map(|(_, v)| {
+            let sum: f64 = v.iter().sum();
+            let max = v.iter().copied().fold(0.0, f64::max);
+            // "20,000 m: 10,000 + 6,000 + 4,000": the total and its parts.
+            if v.len() > 2 && (sum - 2.0 * max).abs() <= 0.01 * max {
+                max
+            } else {
+                sum
+            }
+        })
+        .fold(0.0, f64::max);
+    let mut unit_prices = Vec::new();
+    let mut totals = Vec::new();
+    for &(usd, per_unit) in amounts {
+        if per_unit || (units > 0.0 && usd < units) {
+            unit_prices.push(usd);
+        } else {
+            totals.push(usd);
+        }
+    }
+    let computed = if units > 0.0 && !unit_prices.is_empty() {
+        unit_prices.sort_by(f64::total_cmp);
+        Some(units * unit_prices[unit_prices.len() / 2])
+    } else {
+        None
+    };
+    [
+        totals.into_iter().reduce(f64::max),
+        computed,
+        (item_values > 0.0).then_some(item_values),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(f64::max)
+}
+
 pub fn to_usd(amount: f64, currency: &str, lex: &Lexicon) -> Option<f64> {
     lex.usd_rates.get(currency).map(|r| amount * r)
 }
@@ -458,4 +513,42 @@ pub fn resolve_date(
         return Some((base + Duration::days(7), DatePrecision::Relative));
     }
     None
+}
+
+#[cfg(test)]
+mod order_value_tests {
+    use super::order_value;
+
+    #[test]
+    fn metres_times_price_per_metre() {
+        let v = order_value(&[(12_000.0, "m")], &[(1.9, true)], 0.0);
+        assert_eq!(v, Some(22_800.0));
+    }
+
+    #[test]
+    fn a_total_beside_its_lines_counts_once() {
+        let q = [(9_000.0, "m"), (5_000.0, "m"), (4_000.0, "m")];
+        assert_eq!(order_value(&q, &[(2.0, false)], 0.0), Some(18_000.0));
+    }
+
+    #[test]
+    fn a_budget_larger_than_the_count_is_a_total() {
+        assert_eq!(
+            order_value(&[(1_500.0, "m")], &[(2_700.0, false)], 0.0),
+            Some(2_700.0)
+        );
+    }
+
+    #[test]
+    fn item_prices_win_when_larger() {
+        assert_eq!(
+            order_value(&[(3.0, "sets")], &[], 54_000.0),
+            Some(54_000.0)
+        );
+    }
+
+    #[test]
+    fn containers_are_not_units() {
+        assert_eq!(order_value(&[(2.0, "container")], &[(1.5, true)], 0.0), None);
+    }
 }

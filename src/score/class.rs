@@ -1,0 +1,273 @@
+//! The class as a short pipeline of named steps, in the order a salesperson asks: is it a trick
+//! (risk), is the sender selling to us (seller), will they buy at all (non-buyer), is it ours
+//! (fit), is it big enough (value), is it just fishing, is it a private order; then the score
+//! decides between hot and nurture. Each step sees the [`Judgement`] and either settles the class
+//! with a reason or passes.
+
+use super::Class;
+
+/// What the steps look at, gathered from the lead's evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    /// A person marked the lead a scam.
+    pub marked_scam: Option<String>,
+    /// Positive risk points in total, and the risk card.
+    pub risk_total: f64,
+    pub risk_card: u8,
+    pub top_risk: Option<String>,
+    /// Evidence that the sender offers goods or services to us.
+    pub seller: Option<String>,
+    /// The sender asks to buy something (a quote, PI, samples, a count of goods we make).
+    pub buyer_intent: bool,
+    pub non_buyer: Option<String>,
+    /// Goods named that are not ours, with nothing of ours named.
+    pub not_ours: Option<String>,
+    /// The buyer says outright our line is not what they want, and fit is at the floor.
+    pub stated_mismatch: Option<String>,
+    pub far_below_min: Option<String>,
+    pub fishing: Option<String>,
+    pub has_quantity: bool,
+    /// How many of budget, authority and timeline are solid (≥ 3.5).
+    pub solid: usize,
+    pub private_units: Option<f64>,
+    /// Money or time says "not now" (budget closed, project postponed).
+    pub not_now: Option<String>,
+    pub score: f64,
+    pub need: f64,
+}
+
+/// Thresholds from `[scoring]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub hot: f64,
+    pub drop: f64,
+}
+
+/// A risk total at or above this is a strong scam sign: drop, whatever else the lead says.
+pub const STRONG_RISK: f64 = 3.0;
+
+type Step = fn(&Judgement) -> Option<(Class, String)>;
+
+/// The drop steps, in order; the first that settles the class wins.
+const DROP_STEPS: [(&str, Step); 7] = [
+    ("risk", risk),
+    ("seller", seller),
+    ("non_buyer", non_buyer),
+    ("fit", fit),
+    ("value", value),
+    ("fishing", fishing),
+    ("private", private),
+];
+
+pub fn risk(j: &Judgement) -> Option<(Class, String)> {
+    if let Some(by) = &j.marked_scam {
+        return Some((Class::Drop, format!("marked a scam: {by}")));
+    }
+    (j.risk_total >= STRONG_RISK || j.risk_card >= 4).then(|| {
+        (
+            Class::Drop,
+            format!(
+                "risk {}: {}",
+                j.risk_card,
+                j.top_risk.clone().unwrap_or_default()
+            ),
+        )
+    })
+}
+
+/// A sender who offers his own goods or services and asks to buy nothing is a seller. A buyer
+/// describing his own business ("we make school bags and need 15,000 yards") is not.
+pub fn seller(j: &Judgement) -> Option<(Class, String)> {
+    let e = j.seller.as_ref().filter(|_| !j.buyer_intent)?;
+    Some((Class::Drop, format!("a seller, not a buyer: \"{e}\"")))
+}
+
+pub fn non_buyer(j: &Judgement) -> Option<(Class, String)> {
+    let e = j.non_buyer.as_ref()?;
+    Some((Class::Drop, format!("not a buyer: \"{e}\"")))
+}
+
+pub fn fit(j: &Judgement) -> Option<(Class, String)> {
+    if let Some(e) = &j.not_ours {
+        return Some((
+            Class::Drop,
+            format!("asks for \"{e}\" — not in our catalogue"),
+        ));
+    }
+    let e = j.stated_mismatch.as_ref()?;
+    Some((Class::Drop, format!("not our product line: \"{e}\"")))
+}
+
+pub fn value(j: &Judgement) -> Option<(Class, String)> {
+    j.far_below_min.clone().map(|r| (Class::Drop, r))
+}
+
+pub fn fishing(j: &Judgement) -> Option<(Class, String)> {
+    let e = j.fishing.as_ref().filter(|_| !j.has_quantity && j.solid == 0)?;
+    Some((
+        Class::Drop,
+        format!("price fishing: \"{e}\", no quantity, nothing on budget, authority or timeline"),
+    ))
+}
+
+pub fn private(j: &Judgement) -> Option<(Class, String)> {
+    let units = j.private_units?;
+    Some((
+        Class::Drop,
+        format!(
+            "a private-size order ({units} unit{}) from a free-mail sender with no company, no price and no decision-maker",
+            if units == 1.0 { "" } else { "s" }
+        ),
+    ))
+}
+
+/// Runs the steps: the drop steps first, then the score between hot and nurture.
+pub fn decide(j: &Judgement, t: Thresholds) -> (Class, String) {
+    for (_, step) in DROP_STEPS {
+        if let Some(r) = step(j) {
+            return r;
+        }
+    }
+    let score = j.score.round();
+    if score < t.drop {
+        return (
+            Class::Drop,
+            format!("score {score} is below the drop threshold {}", t.drop),
+        );
+    }
+    if score >= t.hot && j.need >= 3.5 && j.solid >= 2 && j.risk_card <= 2 {
+        if let Some(e) = &j.not_now {
+            return (
+                Class::Nurture,
+                format!("score {score} but not now: \"{e}\""),
+            );
+        }
+        return (
+            Class::Hot,
+            format!(
+                "score {score} with clear need and {} of budget/authority/timeline solid",
+                j.solid
+            ),
+        );
+    }
+    if score >= t.hot {
+        return (
+            Class::Nurture,
+            format!(
+                "score {score} but not hot: need {}, {} of budget/authority/timeline solid, risk {}",
+                j.need.round(),
+                j.solid,
+                j.risk_card
+            ),
+        );
+    }
+    (Class::Nurture, format!("score {score}: worth keeping warm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Thresholds = Thresholds {
+        hot: 60.0,
+        drop: 30.0,
+    };
+
+    fn strong() -> Judgement {
+        Judgement {
+            score: 80.0,
+            need: 4.5,
+            solid: 3,
+            risk_card: 1,
+            buyer_intent: true,
+            has_quantity: true,
+            ..Judgement::default()
+        }
+    }
+
+    #[test]
+    fn a_strong_buyer_is_hot() {
+        assert_eq!(decide(&strong(), T).0, Class::Hot);
+    }
+
+    #[test]
+    fn one_strong_risk_sign_drops_whatever_else() {
+        let j = Judgement {
+            risk_total: 4.0,
+            top_risk: Some("registration fee".into()),
+            ..strong()
+        };
+        let (c, why) = decide(&j, T);
+        assert_eq!(c, Class::Drop);
+        assert!(why.contains("registration fee"), "{why}");
+    }
+
+    #[test]
+    fn a_seller_who_asks_for_nothing_is_dropped() {
+        let j = Judgement {
+            seller: Some("we are a leading producer of".into()),
+            buyer_intent: false,
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Drop);
+    }
+
+    #[test]
+    fn a_buyer_describing_his_own_business_is_not_a_seller() {
+        let j = Judgement {
+            seller: Some("we are manufacturer of garden furniture".into()),
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Hot);
+    }
+
+    #[test]
+    fn goods_we_do_not_make_are_dropped_with_the_phrase() {
+        let j = Judgement {
+            not_ours: Some("office chairs".into()),
+            ..strong()
+        };
+        let (c, why) = decide(&j, T);
+        assert_eq!(c, Class::Drop);
+        assert_eq!(why, "asks for \"office chairs\" — not in our catalogue");
+    }
+
+    #[test]
+    fn not_now_keeps_a_strong_lead_in_nurture() {
+        let j = Judgement {
+            not_now: Some("the project is on hold".into()),
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Nurture);
+    }
+
+    #[test]
+    fn fishing_without_quantity_or_solid_dimension_drops() {
+        let j = Judgement {
+            fishing: Some("all models".into()),
+            has_quantity: false,
+            solid: 0,
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Drop);
+        let j = Judgement {
+            fishing: Some("all models".into()),
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Hot);
+    }
+
+    #[test]
+    fn low_score_drops_middle_score_nurtures() {
+        let j = Judgement {
+            score: 20.0,
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Drop);
+        let j = Judgement {
+            score: 45.0,
+            ..strong()
+        };
+        assert_eq!(decide(&j, T).0, Class::Nurture);
+    }
+}

@@ -605,8 +605,22 @@ impl Extractor {
                 (p.per_unit || usd < q.amount).then_some(q.amount * usd)
             })
             .sum();
-        values::order_value(&qtys, &amounts, item_values)
+        values::order_value(&qtys, &amounts, item_values, per_colour(signals))
     }
+}
+
+/// The colour count, when a quantity in these signals is stated per colour.
+pub fn per_colour(signals: &[Signal]) -> Option<f64> {
+    signals.iter().find(|s| s.kind == "per_colour")?;
+    signals
+        .iter()
+        .filter(|s| s.kind == "colours")
+        .filter_map(|s| match &s.value {
+            Some(Value::Quantity { amount, .. }) => Some(*amount),
+            _ => None,
+        })
+        .reduce(f64::max)
+        .filter(|c| *c > 1.0 && *c <= 30.0)
 }
 
 /// The last two labels of a domain (three for `co.uk`-style suffixes): enough to tell

@@ -150,6 +150,9 @@ pub struct Facts {
     pub money: Vec<Money>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub est_deal_value_usd: Option<f64>,
+    /// The colour count when a quantity was stated per colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_colour: Option<f64>,
     /// The requested items across the lead's messages (latest mention of each first seen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub asks_for: Vec<crate::extract::items::Item>,
@@ -239,8 +242,8 @@ fn baseline(d: Dimension) -> f64 {
 const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
 
 /// Signal kinds that show the sender wants to buy from us.
+/// (A quote request alone does not count: a supplier fishing for prices asks for one too.)
 const BUYER_KINDS: &[&str] = &[
-    "quote_request",
     "pi_request",
     "sample_request",
     "commitment",
@@ -321,6 +324,9 @@ pub fn score_lead_with(
     let mut non_buyer = None;
     let mut fishing = None;
     for m in msgs.iter().filter(|m| m.is_human_inbound()) {
+        if let Some(c) = crate::extract::per_colour(&m.extraction.signals) {
+            facts.per_colour = Some(facts.per_colour.map_or(c, |p: f64| p.max(c)));
+        }
         for it in &m.extraction.items {
             let seen = facts.asks_for.iter().any(|o| {
                 o.product == it.product && o.quantity == it.quantity && o.price == it.price
@@ -834,7 +840,7 @@ pub fn estimate_order_usd(facts: &Facts, to_usd: &dyn Fn(f64, &str) -> Option<f6
             (p.per_unit || usd < q.amount).then_some(q.amount * usd)
         })
         .sum();
-    crate::extract::values::order_value(&qtys, &amounts, item_values)
+    crate::extract::values::order_value(&qtys, &amounts, item_values, facts.per_colour)
 }
 
 pub fn fmt_usd(v: f64) -> String {

@@ -171,10 +171,13 @@ pub fn multiplier(raw: &str, lex: &Lexicon) -> f64 {
 /// state both). The largest of: a stated total, the items' own values, and the dominant unit's
 /// quantity × the median unit price. With a quantity known, an amount smaller than it is read as
 /// a unit price ("OK for USD 1.84" on 20,000 m); a total written beside its lines counts once.
+/// `per_colour`: the number of colours when a quantity was stated per colour ("3,000 m per
+/// colour, 4 colours" is 12,000 m).
 pub fn order_value(
     quantities: &[(f64, &str)],
     amounts: &[(f64, bool)],
     item_values: f64,
+    per_colour: Option<f64>,
 ) -> Option<f64> {
     let mut by_unit: Vec<(&str, Vec<f64>)> = Vec::new();
     for &(a, u) in quantities.iter().filter(|(a, u)| *a > 0.0 && *u != "container") {
@@ -189,11 +192,12 @@ pub fn order_value(
             let sum: f64 = v.iter().sum();
             let max = v.iter().copied().fold(0.0, f64::max);
             // "20,000 m: 10,000 + 6,000 + 4,000": the total and its parts.
-            if v.len() > 2 && (sum - 2.0 * max).abs() <= 0.01 * max {
+            let total = if v.len() > 2 && (sum - 2.0 * max).abs() <= 0.01 * max {
                 max
             } else {
                 sum
-            }
+            };
+            total.max(max * per_colour.unwrap_or(1.0))
         })
         .fold(0.0, f64::max);
     let mut unit_prices = Vec::new();
@@ -521,20 +525,20 @@ mod order_value_tests {
 
     #[test]
     fn metres_times_price_per_metre() {
-        let v = order_value(&[(12_000.0, "m")], &[(1.9, true)], 0.0);
+        let v = order_value(&[(12_000.0, "m")], &[(1.9, true)], 0.0, None);
         assert_eq!(v, Some(22_800.0));
     }
 
     #[test]
     fn a_total_beside_its_lines_counts_once() {
         let q = [(9_000.0, "m"), (5_000.0, "m"), (4_000.0, "m")];
-        assert_eq!(order_value(&q, &[(2.0, false)], 0.0), Some(18_000.0));
+        assert_eq!(order_value(&q, &[(2.0, false)], 0.0, None), Some(18_000.0));
     }
 
     #[test]
     fn a_budget_larger_than_the_count_is_a_total() {
         assert_eq!(
-            order_value(&[(1_500.0, "m")], &[(2_700.0, false)], 0.0),
+            order_value(&[(1_500.0, "m")], &[(2_700.0, false)], 0.0, None),
             Some(2_700.0)
         );
     }
@@ -542,13 +546,19 @@ mod order_value_tests {
     #[test]
     fn item_prices_win_when_larger() {
         assert_eq!(
-            order_value(&[(3.0, "sets")], &[], 54_000.0),
+            order_value(&[(3.0, "sets")], &[], 54_000.0, None),
             Some(54_000.0)
         );
     }
 
     #[test]
     fn containers_are_not_units() {
-        assert_eq!(order_value(&[(2.0, "container")], &[(1.5, true)], 0.0), None);
+        assert_eq!(order_value(&[(2.0, "container")], &[(1.5, true)], 0.0, None), None);
+    }
+
+    #[test]
+    fn a_quantity_per_colour_counts_for_each_colour() {
+        let v = order_value(&[(3_000.0, "m")], &[(1.2, false)], 0.0, Some(4.0));
+        assert_eq!(v, Some(14_400.0));
     }
 }

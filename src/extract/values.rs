@@ -550,12 +550,14 @@ pub fn resolve_date(
     }
 
     // Day of this or next month: "20th of next month", "下個月20号".
-    if has("month") && (is_next || has("this")) && !is_end {
-        if let Some(d) = cjk_day.or_else(|| small.first().copied()) {
-            let m = add_months(base, i32::from(is_next))?;
-            let d = NaiveDate::from_ymd_opt(m.year(), m.month(), d)?;
-            return Some((d, DatePrecision::Day));
-        }
+    if has("month")
+        && (is_next || has("this"))
+        && !is_end
+        && let Some(d) = cjk_day.or_else(|| small.first().copied())
+    {
+        let m = add_months(base, i32::from(is_next))?;
+        let d = NaiveDate::from_ymd_opt(m.year(), m.month(), d)?;
+        return Some((d, DatePrecision::Day));
     }
     // Day and month without a year: "10/10", "15.2.", "2/15" — the next such date.
     if let [a, b] = nums.as_slice() {
@@ -695,4 +697,96 @@ pub fn resolve_date(
         return Some((base + Duration::days(7), DatePrecision::Relative));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lex() -> Lexicon {
+        let vars = [("product".to_string(), "high bay".to_string())].into();
+        match super::super::rules::load(None, &vars) {
+            Ok(set) => set.lexicon,
+            Err(e) => panic!("built-in patterns: {e}"),
+        }
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn numbers_in_words() {
+        let lex = lex();
+        for (s, v) in [
+            ("twenty three", 23.0),
+            ("two hundred and fifty", 250.0),
+            ("veinte y tres", 23.0),
+            ("dos mil quinientos", 2500.0),
+            ("двадцать пять", 25.0),
+            ("zweiundzwanzig", 22.0),
+            ("dreihundertfünfzig", 350.0),
+            ("خمسة وعشرون", 25.0),
+            ("quatre-vingt-dix", 90.0),
+            ("两万", 20000.0),
+            ("三千", 3000.0),
+            ("二零一五", 2015.0),
+        ] {
+            assert_eq!(parse_number(s, &lex), Some(v), "{s}");
+        }
+        assert_eq!(parse_number("tent", &lex), None);
+    }
+
+    #[test]
+    fn money_with_sub_units() {
+        let lex = lex();
+        let groups = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+        };
+        let g = groups(&[
+            ("n", "20"),
+            ("cur", "dollars"),
+            ("cents", "43"),
+            ("sub", "cents"),
+        ]);
+        assert_eq!(money_value(&g, None, &lex), Some((20.43, "USD".into())));
+        let g = groups(&[("n", "ten"), ("sub", "cents")]);
+        assert_eq!(money_value(&g, None, &lex), Some((0.1, "USD".into())));
+        let g = groups(&[("n", "4.7"), ("mult", "billion"), ("cur", "US$")]);
+        assert_eq!(money_value(&g, None, &lex), Some((4.7e9, "USD".into())));
+        // A "cents" part of a whole unit or more is not a sub-unit.
+        let g = groups(&[
+            ("n", "3"),
+            ("cur", "CAD"),
+            ("cents", "150"),
+            ("sub", "cents"),
+        ]);
+        assert_eq!(money_value(&g, None, &lex), None);
+    }
+
+    #[test]
+    fn dates_the_way_buyers_write_them() {
+        let lex = lex();
+        // A Tuesday.
+        let base = day(2026, 11, 17);
+        let r = |s: &str| resolve_date(s, base, &lex).map(|d| d.0);
+        assert_eq!(r("Friday"), Some(day(2026, 11, 20)));
+        assert_eq!(r("Tuesday"), Some(day(2026, 11, 24)));
+        assert_eq!(r("martes"), Some(day(2026, 11, 24)));
+        assert_eq!(r("wednesday of next week"), Some(day(2026, 11, 25)));
+        assert_eq!(r("tomorrow"), Some(day(2026, 11, 18)));
+        assert_eq!(r("pasado mañana"), Some(day(2026, 11, 19)));
+        assert_eq!(r("end of next week"), Some(day(2026, 11, 27)));
+        assert_eq!(r("KW 6"), Some(day(2027, 2, 12)));
+        assert_eq!(r("by 10/10"), Some(day(2027, 10, 10)));
+        assert_eq!(r("24/11"), Some(day(2026, 11, 24)));
+        assert_eq!(r("märz 3"), Some(day(2027, 3, 3)));
+        assert_eq!(r("June next year"), Some(day(2027, 6, 30)));
+        assert_eq!(r("下年9月"), Some(day(2027, 9, 30)));
+        assert_eq!(r("三月一号"), Some(day(2027, 3, 1)));
+        assert_eq!(r("下個月十五號"), Some(day(2026, 12, 15)));
+        assert_eq!(r("下周四"), Some(day(2026, 11, 26)));
+        assert_eq!(r("в течение 3 недель"), Some(day(2026, 12, 8)));
+        assert_eq!(r("آذار"), Some(day(2027, 3, 31)));
+    }
 }

@@ -439,15 +439,11 @@ impl Extractor {
                 Some(Value::Quantity { amount: n, unit })
             }
             ValueKind::Money => {
-                let n =
-                    values::parse_number(group("n"), lex)? * values::multiplier(group("mult"), lex);
+                let opt = |n: &str| c.name(n).map(|m| m.as_str());
+                let (n, currency) = values::money_value(&opt, r.currency.as_deref(), lex)?;
                 if !(n > 0.0 && n < 1e11) {
                     return None;
                 }
-                let currency = match &r.currency {
-                    Some(cur) => cur.to_uppercase(),
-                    None => values::normalise_currency(group("cur"), lex)?,
-                };
                 Some(Value::Money {
                     amount: n,
                     currency,

@@ -58,6 +58,15 @@ struct FileDoc {
     date_words: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     numerals: BTreeMap<String, f64>,
+    /// Words joining numerals ("twenty and three", "veinte y tres", "zweiundzwanzig").
+    #[serde(default)]
+    numeral_joiners: Vec<String>,
+    /// 1 = Monday .. 7 = Sunday.
+    #[serde(default)]
+    weekdays: BTreeMap<String, Vec<String>>,
+    /// Currency → sub-unit word → its value in the main unit ("cents" = 0.01).
+    #[serde(default)]
+    subunits: BTreeMap<String, BTreeMap<String, f64>>,
     #[serde(default)]
     freemail: Vec<String>,
     #[serde(default)]
@@ -222,6 +231,11 @@ pub struct Lexicon {
     /// class → tokens (`*` suffix = prefix).
     pub date_words: HashMap<String, Vec<String>>,
     pub numerals: HashMap<String, f64>,
+    pub numeral_joiners: Vec<String>,
+    /// (token, weekday 1 = Monday); a token ending in `*` is a prefix.
+    pub weekdays: Vec<(String, u32)>,
+    /// lower-cased sub-unit word → (ISO code, value in the main unit).
+    pub subunits: HashMap<String, (String, f64)>,
     /// Lower-cased consumer mail domains: looked up for every address scoring groups.
     pub freemail: std::collections::HashSet<String>,
     pub signoffs: Vec<String>,
@@ -416,12 +430,7 @@ fn build(
     }
 
     let mut lex = Lexicon::default();
-    let mut by_id: HashMap<String, usize> = HashMap::new();
-    let mut rules: Vec<Rule> = Vec::new();
-    let mut quotes: Vec<QuoteRule> = Vec::new();
-    for (file, d) in docs {
-        let mut vars = global.clone();
-        vars.extend(d.vars.clone());
+    for (file, d) in &docs {
         for (unit, toks) in &d.units {
             for t in toks {
                 lex.units.insert(t.to_lowercase(), unit.clone());
@@ -472,6 +481,26 @@ fn build(
         for (k, v) in &d.numerals {
             lex.numerals.insert(k.to_lowercase(), *v);
         }
+        lex.numeral_joiners
+            .extend(d.numeral_joiners.iter().map(|s| s.to_lowercase()));
+        for (w, toks) in &d.weekdays {
+            let n: u32 = w
+                .parse()
+                .ok()
+                .filter(|n| (1..=7).contains(n))
+                .ok_or_else(|| {
+                    PatternError::Invalid(format!("{file}: [weekdays] key {w:?} is not 1..7"))
+                })?;
+            for t in toks {
+                lex.weekdays.push((t.to_lowercase(), n));
+            }
+        }
+        for (code, subs) in &d.subunits {
+            for (t, v) in subs {
+                lex.subunits
+                    .insert(t.to_lowercase(), (code.to_uppercase(), *v));
+            }
+        }
         lex.freemail
             .extend(d.freemail.iter().map(|s| s.to_lowercase()));
         lex.signoffs
@@ -481,6 +510,20 @@ fn build(
         lex.item_connectives.extend(lower(&d.item_connectives));
         lex.item_noise.extend(lower(&d.item_noise));
         lex.item_cues.extend(lower(&d.item_cues));
+    }
+    // Vars built from the word tables, so a language adds a word in one place and the rules
+    // match it: {numword}, {cur_word}, {cur_code}, {subunit}, {weekday}. A file's own var of the
+    // same name wins.
+    for (name, re) in table_vars(&lex) {
+        global.entry(name.into()).or_insert(re);
+    }
+
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut quotes: Vec<QuoteRule> = Vec::new();
+    for (file, d) in docs {
+        let mut vars = global.clone();
+        vars.extend(d.vars.clone());
 
         for q in d.quote {
             let re = expand(&q.regex, &vars).map_err(|e| invalid(&file, &q.id, e))?;
@@ -583,6 +626,57 @@ fn build(
     })
 }
 
+/// Regex alternations over table words, longest first so the longest word wins.
+fn table_vars(lex: &Lexicon) -> Vec<(&'static str, String)> {
+    fn alt<'a>(words: impl Iterator<Item = &'a str>) -> String {
+        let mut v: Vec<&str> = words
+            .map(|w| w.trim_end_matches('*'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        v.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        v.dedup();
+        if v.is_empty() {
+            // Matches nothing, so a rule using an empty table stays valid.
+            return r"[^\s\S]".into();
+        }
+        v.iter()
+            .map(|w| regex::escape(w))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+    // One-letter numerals ("a") are articles more often than numbers.
+    let numword = alt(lex
+        .numerals
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.chars().count() >= 2));
+    let codes: std::collections::BTreeSet<&str> = lex
+        .currencies
+        .values()
+        .map(String::as_str)
+        .chain(lex.usd_rates.keys().map(String::as_str))
+        .collect();
+    let cur_code = format!("(?-i:{})", alt(codes.into_iter()));
+    // Lower-case codes stay out ("10 pen drives" is not 10 PEN); {cur_code} matches codes.
+    let cur_word = alt(lex
+        .currencies
+        .iter()
+        .filter(|(k, c)| k.to_uppercase() != **c)
+        .map(|(k, _)| k.as_str())
+        .filter(|k| k.chars().count() >= 2 || !k.chars().all(char::is_alphanumeric)));
+    let subunit = alt(lex.subunits.keys().map(String::as_str));
+    let numjoin = alt(lex.numeral_joiners.iter().map(String::as_str));
+    let weekday = alt(lex.weekdays.iter().map(|(t, _)| t.as_str()));
+    vec![
+        ("numword", numword),
+        ("cur_code", cur_code),
+        ("cur_word", cur_word),
+        ("subunit", subunit),
+        ("numjoin", numjoin),
+        ("weekday", weekday),
+    ]
+}
+
 fn compile_rule(
     file: &str,
     r: RuleDoc,
@@ -683,7 +777,8 @@ fn compile_rule(
         }
         Some(ValueKind::Money) => {
             need("n")?;
-            if r.currency.is_none() {
+            // A sub-unit word names its currency ("10 cents").
+            if r.currency.is_none() && !names.iter().any(|n| n == "sub") {
                 need("cur")?;
             }
         }

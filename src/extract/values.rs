@@ -1,7 +1,7 @@
 //! Value parsers: numbers in the many ways buyers write them, money, units and dates resolved
 //! against the message's own date. The word lists come from the pattern files ([`Lexicon`]).
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 use super::rules::Lexicon;
 
@@ -69,6 +69,9 @@ fn cjk_or_word_number(s: &str, lex: &Lexicon) -> Option<f64> {
     if let Some(v) = lex.numerals.get(lower.as_str()) {
         return Some(*v);
     }
+    if !lower.chars().any(is_cjk) {
+        return word_number(&lower, lex);
+    }
     // Chinese: 十 百 千 万 with digits 一..九 / 两.
     let digit = |c: char| -> Option<f64> {
         Some(match c {
@@ -82,9 +85,16 @@ fn cjk_or_word_number(s: &str, lex: &Lexicon) -> Option<f64> {
             '七' | '柒' => 7.0,
             '八' | '捌' => 8.0,
             '九' | '玖' => 9.0,
+            '廿' => 20.0,
             _ => return None,
         })
     };
+    // Digit by digit, no place words: "二零一五" is 2015.
+    if lower.chars().count() > 1 && lower.chars().all(|c| c != '廿' && digit(c).is_some()) {
+        return lower
+            .chars()
+            .try_fold(0.0, |acc, c| Some(acc * 10.0 + digit(c)?));
+    }
     let mut total = 0.0;
     let mut section = 0.0;
     let mut cur: Option<f64> = None;
@@ -112,6 +122,104 @@ fn cjk_or_word_number(s: &str, lex: &Lexicon) -> Option<f64> {
         cur = None;
     }
     any.then(|| total + section + cur.unwrap_or(0.0))
+}
+
+/// Numbers in words from the [numerals] tables, in any language that builds them from parts:
+/// "twenty three", "two hundred and fifty", "veinte y tres", "dos mil", "двадцать пять",
+/// "zweiundzwanzig" (compounds are split into listed words), "خمسة وعشرون" (joiner prefixes).
+fn word_number(s: &str, lex: &Lexicon) -> Option<f64> {
+    let mut vals = Vec::new();
+    for w in s
+        .split(|c: char| c.is_whitespace() || c == '-' || c == ',')
+        .filter(|w| !w.is_empty())
+    {
+        split_numeral(w, lex, &mut vals, 0)?;
+    }
+    if vals.is_empty() {
+        return None;
+    }
+    let (mut total, mut cur) = (0.0, 0.0);
+    for v in vals {
+        if v >= 1000.0 {
+            // Scale words: "two thousand", "три миллиона".
+            total += if cur == 0.0 { 1.0 } else { cur } * v;
+            cur = 0.0;
+        } else if v == 100.0 && cur > 0.0 && cur < 100.0 {
+            cur *= 100.0;
+        } else {
+            cur += v;
+        }
+    }
+    Some(total + cur)
+}
+
+/// One word: listed as a numeral, a joiner, or a compound of those (longest part first).
+fn split_numeral(w: &str, lex: &Lexicon, out: &mut Vec<f64>, depth: u8) -> Option<()> {
+    if let Some(v) = lex.numerals.get(w) {
+        out.push(*v);
+        return Some(());
+    }
+    if lex.numeral_joiners.iter().any(|j| j == w) {
+        return Some(());
+    }
+    if depth > 6 {
+        return None;
+    }
+    let cuts: Vec<usize> = w.char_indices().map(|(i, _)| i).skip(1).collect();
+    for &cut in cuts.iter().rev() {
+        let (head, rest) = w.split_at(cut);
+        let joiner = lex.numeral_joiners.iter().any(|j| j == head);
+        let numeral = head.chars().count() >= 2 && lex.numerals.contains_key(head);
+        if !(joiner || numeral) {
+            continue;
+        }
+        let mut tail = Vec::new();
+        if split_numeral(rest, lex, &mut tail, depth + 1).is_some() {
+            if let Some(v) = lex.numerals.get(head).filter(|_| numeral) {
+                out.push(*v);
+            }
+            out.extend(tail);
+            return Some(());
+        }
+    }
+    None
+}
+
+/// A money match's amount and currency from its named groups: `n` (+ `mult`), `cur`, and for
+/// sub-units `cents` (added to the amount) or `sub` (the unit of `n` or `cents`: "10 cents",
+/// "$20 and 43c", "20 долларов 43 цента"). `fixed` is the rule's own currency.
+pub fn money_value<'a>(
+    group: &dyn Fn(&str) -> Option<&'a str>,
+    fixed: Option<&str>,
+    lex: &Lexicon,
+) -> Option<(f64, String)> {
+    let sub = group("sub").and_then(|s| {
+        let t = s.trim().trim_end_matches('.').to_lowercase();
+        lex.subunits.get(&t).cloned()
+    });
+    let mut n = parse_number(group("n")?, lex)? * multiplier(group("mult").unwrap_or(""), lex);
+    let currency = match (fixed, group("cur")) {
+        (Some(c), _) => c.to_uppercase(),
+        (None, Some(c)) if !c.is_empty() => normalise_currency(c, lex)?,
+        _ => sub.as_ref()?.0.clone(),
+    };
+    let cents = group("cents")
+        .or_else(|| group("cents2"))
+        .or_else(|| group("cents3"));
+    match (cents, &sub) {
+        (Some(c), sub) => {
+            let c = parse_number(c, lex)?;
+            let factor = sub.as_ref().map_or(0.01, |s| s.1);
+            if c * factor >= 1.0 {
+                return None;
+            }
+            n += c * factor;
+        }
+        // No main amount before it: "10 cents" is the whole value.
+        (None, Some(s)) if group("cur").is_none() || fixed.is_some() => n *= s.1,
+        _ => {}
+    }
+    Some(((n * 1e6).round() / 1e6, currency))
 }
 
 /// The canonical unit of a unit word and the factor its number is multiplied by ("km" → m ×1000;
@@ -247,7 +355,7 @@ fn has_word(text: &str, tokens: &[String], words: &[&str]) -> bool {
         if stem.is_empty() {
             return false;
         }
-        if stem.chars().any(is_cjk) {
+        if stem.chars().any(is_cjk) || stem.contains(' ') {
             return text.contains(stem);
         }
         words.iter().any(|w| {
@@ -262,6 +370,68 @@ fn has_word(text: &str, tokens: &[String], words: &[&str]) -> bool {
 
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff)
+}
+
+/// The weekday a date text names (1 = Monday): a listed word, or for CJK a listed substring.
+fn find_weekday(lower: &str, lex: &Lexicon) -> Option<u32> {
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    lex.weekdays
+        .iter()
+        .filter(|(t, _)| {
+            let (stem, prefix) = match t.strip_suffix('*') {
+                Some(s) => (s, true),
+                None => (t.as_str(), false),
+            };
+            if stem.chars().any(is_cjk) {
+                lower.contains(stem)
+            } else {
+                words.iter().any(|w| {
+                    if prefix {
+                        w.starts_with(stem)
+                    } else {
+                        *w == stem
+                    }
+                })
+            }
+        })
+        // The longest listed token wins: 星期天 over 天-less forms.
+        .max_by_key(|(t, _)| t.len())
+        .map(|(_, n)| *n)
+}
+
+/// Runs of Chinese numerals before a date word become digits: 三月一号 → 3月1号,
+/// 二零一五年 → 2015年, 三天 → 3天.
+fn cjk_numerals_to_digits(lower: &str, lex: &Lexicon) -> String {
+    const NUM: &str = "零〇一二两兩三四五六七八九十廿";
+    if !lower.chars().any(|c| NUM.contains(c)) {
+        return lower.to_string();
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    let mut out = String::with_capacity(lower.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if NUM.contains(chars[i]) {
+            let s = i;
+            while i < chars.len() && NUM.contains(chars[i]) {
+                i += 1;
+            }
+            let run: String = chars[s..i].iter().collect();
+            let follows = chars
+                .get(i)
+                .is_some_and(|c| "年月日号號天周週星个個".contains(*c));
+            match parse_number(&run, lex).filter(|_| follows) {
+                Some(v) => out.push_str(&format!("{v}")),
+                None => out.push_str(&run),
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn class<'a>(lex: &'a Lexicon, name: &str) -> &'a [String] {
@@ -313,6 +483,9 @@ pub fn resolve_date(
     lex: &Lexicon,
 ) -> Option<(NaiveDate, DatePrecision)> {
     let lower = text.to_lowercase();
+    // Weekdays before Chinese numerals become digits (星期一 is Monday, not "week 1").
+    let weekday = find_weekday(&lower, lex);
+    let lower = cjk_numerals_to_digits(&lower, lex);
     let words: Vec<&str> = lower
         .split(|c: char| !(c.is_alphanumeric() || c == '-'))
         .flat_map(|w| w.split('-'))
@@ -372,6 +545,28 @@ pub fn resolve_date(
     let small: Vec<u32> = nums.iter().filter(|n| n.2 <= 2).map(|n| n.1).collect();
     let is_end = has_word(&lower, class(lex, "end"), &words);
     let is_next = has_word(&lower, class(lex, "next"), &words);
+    let has = |c: &str| has_word(&lower, class(lex, c), &words);
+
+    // German calendar weeks: "KW 6" is due by the Friday of ISO week 6.
+    if has("calendar_week")
+        && let Some(w) = small.first().copied().filter(|w| (1..=53).contains(w))
+    {
+        let y = year.unwrap_or_else(|| base.year());
+        let mut d = NaiveDate::from_isoywd_opt(y, w, Weekday::Fri)?;
+        if year.is_none() && d < base - Duration::days(7) {
+            d = NaiveDate::from_isoywd_opt(y + 1, w, Weekday::Fri)?;
+        }
+        return Some((d, DatePrecision::Day));
+    }
+    if nums.is_empty() {
+        for (c, days) in [("after_tomorrow", 2), ("tomorrow", 1), ("today", 0)] {
+            if has(c) {
+                return Some((base + Duration::days(days), DatePrecision::Day));
+            }
+        }
+    }
+    // "March next year", "下年9月", "明年九月".
+    let next_year = has("next_year") || (is_next && has("year") && !is_end);
 
     // Month by name.
     let month = lex.months.iter().find_map(|(t, m)| {
@@ -399,8 +594,7 @@ pub fn resolve_date(
     });
     let cjk_day = nums.iter().find_map(|n| {
         let after = &lower[n.0 + n.2..];
-        ((after.starts_with('日') || after.starts_with('号')) && (1..=31).contains(&n.1))
-            .then_some(n.1)
+        (after.starts_with(['日', '号', '號']) && (1..=31).contains(&n.1)).then_some(n.1)
     });
     if let Some(m) = month.or(cjk_month) {
         let day = if cjk_month.is_some() && month.is_none() {
@@ -409,6 +603,7 @@ pub fn resolve_date(
             small.iter().copied().find(|d| (1..=31).contains(d))
         };
         let day = if is_end { None } else { day };
+        let year = year.or(next_year.then(|| base.year() + 1));
         let d = match year {
             Some(y) => match day {
                 Some(d) => NaiveDate::from_ymd_opt(y, m, d),
@@ -424,6 +619,64 @@ pub fn resolve_date(
                 DatePrecision::Period
             },
         ));
+    }
+
+    // Day of this or next month: "20th of next month", "下個月20号".
+    if has("month")
+        && (is_next || has("this"))
+        && !is_end
+        && let Some(d) = cjk_day.or_else(|| small.first().copied())
+    {
+        let m = add_months(base, i32::from(is_next))?;
+        let d = NaiveDate::from_ymd_opt(m.year(), m.month(), d)?;
+        return Some((d, DatePrecision::Day));
+    }
+    // Day and month without a year: "10/10", "15.2.", "2/15" — the next such date.
+    if let [a, b] = nums.as_slice() {
+        let between = &lower[a.0 + a.2..b.0];
+        if between.trim().len() == 1 && between.trim().chars().all(|c| matches!(c, '.' | '/' | '-'))
+        {
+            if a.2 == 4 {
+                let y = year_of(a.1)?;
+                return Some((
+                    last_day(y, b.1).filter(|_| b.1 <= 12)?,
+                    DatePrecision::Period,
+                ));
+            }
+            let (d, m) = if a.1 > 12 || b.1 <= 12 {
+                (a.1, b.1)
+            } else {
+                (b.1, a.1)
+            };
+            if (1..=12).contains(&m) && (1..=31).contains(&d) {
+                return Some((infer_year(base, m, Some(d))?, DatePrecision::Day));
+            }
+        }
+    }
+
+    // Weekdays: the next one after the message date, or the one in this / next week.
+    if let Some(wd) = weekday {
+        let today = base.weekday().number_from_monday();
+        let monday = base - Duration::days(i64::from(today) - 1);
+        let d = if has("week") && is_next {
+            monday + Duration::days(7 + i64::from(wd) - 1)
+        } else if has("week") && has("this") {
+            monday + Duration::days(i64::from(wd) - 1)
+        } else {
+            base + Duration::days(i64::from((wd + 7 - today - 1) % 7 + 1))
+        };
+        return Some((d, DatePrecision::Day));
+    }
+    // End of this / next week: its Friday; "this week" alone the same.
+    if has("week") && nums.is_empty() && (is_end || has("this")) {
+        let today = base.weekday().number_from_monday();
+        let friday = base + Duration::days(5 - i64::from(today));
+        let d = if is_next {
+            friday + Duration::days(7)
+        } else {
+            friday.max(base)
+        };
+        return Some((d, DatePrecision::Period));
     }
 
     // Quarters and halves: "Q1 2027", "first quarter of 2027", "1. Quartal", "第一季度".
@@ -482,7 +735,6 @@ pub fn resolve_date(
                 .then(|| parse_number(&head, lex))
                 .flatten()
         });
-    let has = |c: &str| has_word(&lower, class(lex, c), &words);
     if has("month") && (is_end || is_next) && nums.is_empty() {
         let shift = if is_next { 1 } else { 0 };
         let m = add_months(base, shift)?;
@@ -517,6 +769,98 @@ pub fn resolve_date(
         return Some((base + Duration::days(7), DatePrecision::Relative));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lex() -> Lexicon {
+        let vars = [("product".to_string(), "high bay".to_string())].into();
+        match super::super::rules::load(None, &vars) {
+            Ok(set) => set.lexicon,
+            Err(e) => panic!("built-in patterns: {e}"),
+        }
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn numbers_in_words() {
+        let lex = lex();
+        for (s, v) in [
+            ("twenty three", 23.0),
+            ("two hundred and fifty", 250.0),
+            ("veinte y tres", 23.0),
+            ("dos mil quinientos", 2500.0),
+            ("двадцать пять", 25.0),
+            ("zweiundzwanzig", 22.0),
+            ("dreihundertfünfzig", 350.0),
+            ("خمسة وعشرون", 25.0),
+            ("quatre-vingt-dix", 90.0),
+            ("两万", 20000.0),
+            ("三千", 3000.0),
+            ("二零一五", 2015.0),
+        ] {
+            assert_eq!(parse_number(s, &lex), Some(v), "{s}");
+        }
+        assert_eq!(parse_number("tent", &lex), None);
+    }
+
+    #[test]
+    fn money_with_sub_units() {
+        let lex = lex();
+        let groups = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+        };
+        let g = groups(&[
+            ("n", "20"),
+            ("cur", "dollars"),
+            ("cents", "43"),
+            ("sub", "cents"),
+        ]);
+        assert_eq!(money_value(&g, None, &lex), Some((20.43, "USD".into())));
+        let g = groups(&[("n", "ten"), ("sub", "cents")]);
+        assert_eq!(money_value(&g, None, &lex), Some((0.1, "USD".into())));
+        let g = groups(&[("n", "4.7"), ("mult", "billion"), ("cur", "US$")]);
+        assert_eq!(money_value(&g, None, &lex), Some((4.7e9, "USD".into())));
+        // A "cents" part of a whole unit or more is not a sub-unit.
+        let g = groups(&[
+            ("n", "3"),
+            ("cur", "CAD"),
+            ("cents", "150"),
+            ("sub", "cents"),
+        ]);
+        assert_eq!(money_value(&g, None, &lex), None);
+    }
+
+    #[test]
+    fn dates_the_way_buyers_write_them() {
+        let lex = lex();
+        // A Tuesday.
+        let base = day(2026, 11, 17);
+        let r = |s: &str| resolve_date(s, base, &lex).map(|d| d.0);
+        assert_eq!(r("Friday"), Some(day(2026, 11, 20)));
+        assert_eq!(r("Tuesday"), Some(day(2026, 11, 24)));
+        assert_eq!(r("martes"), Some(day(2026, 11, 24)));
+        assert_eq!(r("wednesday of next week"), Some(day(2026, 11, 25)));
+        assert_eq!(r("tomorrow"), Some(day(2026, 11, 18)));
+        assert_eq!(r("pasado mañana"), Some(day(2026, 11, 19)));
+        assert_eq!(r("end of next week"), Some(day(2026, 11, 27)));
+        assert_eq!(r("KW 6"), Some(day(2027, 2, 12)));
+        assert_eq!(r("by 10/10"), Some(day(2027, 10, 10)));
+        assert_eq!(r("24/11"), Some(day(2026, 11, 24)));
+        assert_eq!(r("märz 3"), Some(day(2027, 3, 3)));
+        assert_eq!(r("June next year"), Some(day(2027, 6, 30)));
+        assert_eq!(r("下年9月"), Some(day(2027, 9, 30)));
+        assert_eq!(r("三月一号"), Some(day(2027, 3, 1)));
+        assert_eq!(r("下個月十五號"), Some(day(2026, 12, 15)));
+        assert_eq!(r("下周四"), Some(day(2026, 11, 26)));
+        assert_eq!(r("в течение 3 недель"), Some(day(2026, 12, 8)));
+        assert_eq!(r("آذار"), Some(day(2027, 3, 31)));
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("de.toml", include_str!("../../patterns/de.toml")),
     ("ru.toml", include_str!("../../patterns/ru.toml")),
     ("ar.toml", include_str!("../../patterns/ar.toml")),
+    ("tr.toml", include_str!("../../patterns/tr.toml")),
 ];
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.

@@ -24,6 +24,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("ru.toml", include_str!("../../patterns/ru.toml")),
     ("ar.toml", include_str!("../../patterns/ar.toml")),
     ("tr.toml", include_str!("../../patterns/tr.toml")),
+    ("vi.toml", include_str!("../../patterns/vi.toml")),
 ];
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.

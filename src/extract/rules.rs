@@ -25,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("ar.toml", include_str!("../../patterns/ar.toml")),
     ("tr.toml", include_str!("../../patterns/tr.toml")),
     ("vi.toml", include_str!("../../patterns/vi.toml")),
+    ("id.toml", include_str!("../../patterns/id.toml")),
 ];
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.

@@ -26,6 +26,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tr.toml", include_str!("../../patterns/tr.toml")),
     ("vi.toml", include_str!("../../patterns/vi.toml")),
     ("id.toml", include_str!("../../patterns/id.toml")),
+    ("it.toml", include_str!("../../patterns/it.toml")),
 ];
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.

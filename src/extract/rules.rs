@@ -27,6 +27,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("vi.toml", include_str!("../../patterns/vi.toml")),
     ("id.toml", include_str!("../../patterns/id.toml")),
     ("it.toml", include_str!("../../patterns/it.toml")),
+    ("pl.toml", include_str!("../../patterns/pl.toml")),
 ];
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.

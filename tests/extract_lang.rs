@@ -416,6 +416,199 @@ fn ar_inquiry() {
     assert!(has(&ex, "decision_maker"));
 }
 
+// --- Turkish / Vietnamese / Indonesian / Italian / Polish ------------------------------------
+// Quantities are left out on purpose: their unit words (adet, chiếc, buah, pezzi, sztuk, mb) live in
+// the [units] table, not in these language files.
+
+/// Asserts each kind is present, naming the missing one and what did come out.
+fn has_all(ex: &Extraction, want: &[&str]) {
+    for k in want {
+        assert!(has(ex, k), "{k} missing: {:?}", kinds(ex));
+    }
+}
+
+#[test]
+fn tr_inquiry() {
+    let ex = run(&mail(
+        "Can Öztürk <can@ozturk-aydinlatma.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0300",
+        "Fiyat talebi: LED projektör",
+        "Merhaba,\nAnkara'da LED aydınlatma toptancısıyız. 200W LED projektör için fiyat teklifinizi bekliyoruz.\nHedef fiyatımız 38 USD. Ödeme: %30 peşin, kalanı konşimento kopyasına karşı.\nTeslim: en geç 20 Ocak 2027, Mersin limanı. Satın alma kararlarını ben veriyorum. Önce numune gönderir misiniz?\n\nSaygılarımla,\nCan Öztürk\nGenel Müdür\n\n16 Kas 2026 Pzt, 09:10 tarihinde Sales <sales@ourco.example> şunu yazdı:\n> USD 41.00, teslim en geç 15 Aralık\n",
+    ));
+    assert_eq!(money(&ex), vec![(38.0, "USD".to_string())]);
+    assert_eq!(deadlines(&ex), vec![d("2027-01-20")]);
+    has_all(
+        &ex,
+        &[
+            "buyer_type",
+            "quote_request",
+            "target_price",
+            "payment_terms",
+            "decision_maker",
+            "sample_request",
+            "title",
+        ],
+    );
+    // Verb-final dates: the date comes before "kadar" (until).
+    let ex = run(&mail(
+        "Can <can@ozturk-aydinlatma.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0300",
+        "Ynt: teklif",
+        "Teklifinizi müdürüme ileteceğim, o karar verecek. Acelemiz yok ama mal Aralık sonuna kadar gelmeli.\n",
+    ));
+    assert_eq!(deadlines(&ex), vec![d("2026-12-31")]);
+    has_all(&ex, &["no_authority", "vague"]);
+}
+
+#[test]
+fn vi_inquiry() {
+    let ex = run(&mail(
+        "Lê Văn Nam <nam@densang-lighting.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0700",
+        "Yêu cầu báo giá đèn pha LED",
+        "Chào anh,\nChúng tôi là nhà phân phối thiết bị chiếu sáng tại Đà Nẵng. Vui lòng gửi báo giá đèn pha LED 200W, giá CIF Đà Nẵng.\nGiá mục tiêu 40 USD. Thanh toán: đặt cọc 30%, 70% khi nhận bản sao vận đơn.\nHàng cần giao trước ngày 15 tháng 1 năm 2027. Tôi là giám đốc và có quyền quyết định. Xin gửi trước 2 mẫu.\n\nTrân trọng,\nLê Văn Nam\nGiám đốc\n\nVào Th 2, 16 thg 11, 2026 vào lúc 09:10 Sales <sales@ourco.example> đã viết:\n> USD 43.00, giao hàng trước ngày 20/12/2026\n",
+    ));
+    assert_eq!(money(&ex), vec![(40.0, "USD".to_string())]);
+    assert_eq!(deadlines(&ex), vec![d("2027-01-15")]);
+    has_all(
+        &ex,
+        &[
+            "buyer_type",
+            "quote_request",
+            "target_price",
+            "payment_terms",
+            "decision_maker",
+            "sample_request",
+            "title",
+        ],
+    );
+    // "tháng 2" is February; "3 tuần" is a span; "12 tháng" is twelve months, not December.
+    let ex = run(&mail(
+        "Nam <nam@densang-lighting.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0700",
+        "Re: báo giá",
+        "Lô hai giao trước cuối tháng 2. Lô ba giao hàng trong vòng 3 tuần. Bảo hành 12 tháng.\n",
+    ));
+    assert_eq!(deadlines(&ex), vec![d("2027-02-28"), d("2026-12-07")]);
+    let ex = run(&mail(
+        "Sales <sales@bao-bi-pitch.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0700",
+        "Hợp tác",
+        "Chúng tôi là đơn vị chuyên cung cấp bao bì carton, xin được giới thiệu sản phẩm của chúng tôi.\n",
+    ));
+    assert!(has(&ex, "seller"), "{:?}", kinds(&ex));
+}
+
+#[test]
+fn id_inquiry() {
+    let ex = run(&mail(
+        "Andi Wijaya <andi@sinar-lampu.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0700",
+        "Permintaan penawaran lampu sorot",
+        "Dengan hormat,\nKami adalah distributor lampu di Surabaya. Mohon penawaran harga lampu sorot LED 150W, CIF Tanjung Perak.\nHarga target kami 35 USD per unit. Pembayaran DP 30%, pelunasan sebelum pengiriman.\nBarang harus tiba paling lambat 15 Januari 2027. Saya pemilik perusahaan dan berwenang menandatangani PO. Mohon kirimkan sampel terlebih dahulu.\n\nHormat kami,\nAndi Wijaya\nDirektur\n\nPada tanggal Sen, 16 Nov 2026 pukul 09.10 Sales <sales@ourco.example> menulis:\n> USD 37.00, pengiriman sebelum 20 Desember\n",
+    ));
+    assert_eq!(money(&ex), vec![(35.0, "USD".to_string())]);
+    assert_eq!(deadlines(&ex), vec![d("2027-01-15")]);
+    has_all(
+        &ex,
+        &[
+            "buyer_type",
+            "quote_request",
+            "target_price",
+            "payment_terms",
+            "decision_maker",
+            "sample_request",
+            "title",
+        ],
+    );
+    // An answer-by date is not a delivery date; "dalam waktu sebulan" is one month.
+    let ex = run(&mail(
+        "Andi <andi@sinar-lampu.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0700",
+        "Re: penawaran",
+        "Mohon kirimkan penawaran paling lambat 25 November. Barang dikirim dalam waktu sebulan.\n",
+    ));
+    assert_eq!(deadlines(&ex), vec![d("2026-12-16")]);
+    let ex = run(&mail(
+        "Procurement <tender.office@gmail.com>",
+        "Mon, 16 Nov 2026 10:00:00 +0700",
+        "Pemenang tender",
+        "Perusahaan anda memenangkan tender. Biaya pendaftaran vendor sebesar USD 950 wajib dibayar sebelum kontrak. Pembayaran melalui konsultan kami.\n",
+    ));
+    has_all(&ex, &["advance_fee", "third_party_payment"]);
+}
+
+#[test]
+fn it_inquiry() {
+    let ex = run(&mail(
+        "Luca Rossi <luca@rossi-elettrica.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0100",
+        "Richiesta offerta proiettori LED",
+        "Buongiorno,\nsiamo un distributore di materiale elettrico di Bologna. Vi preghiamo di inviarci la vostra migliore offerta per proiettori LED 150W, resa CIF Genova.\nIl nostro prezzo obiettivo è 36 EUR al pezzo. Pagamento: 30% di acconto, saldo contro copia B/L.\nConsegna entro il 20 gennaio 2027. Sono il titolare e decido io. Potete inviarci due campioni?\n\nCordiali saluti,\nLuca Rossi\nTitolare\n\nIl giorno lun 16 nov 2026 alle ore 09:10 Sales <sales@ourco.example> ha scritto:\n> EUR 39,00, consegna entro il 15 dicembre\n",
+    ));
+    assert_eq!(money(&ex), vec![(36.0, "EUR".to_string())]);
+    assert_eq!(deadlines(&ex), vec![d("2027-01-20")]);
+    has_all(
+        &ex,
+        &[
+            "buyer_type",
+            "quote_request",
+            "target_price",
+            "payment_terms",
+            "decision_maker",
+            "sample_request",
+            "title",
+        ],
+    );
+    let ex = run(&mail(
+        "Luca <luca@rossi-elettrica.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0100",
+        "R: offerta",
+        "Grazie. Giro l'offerta al mio responsabile, decide lui. Nessuna fretta: la consegna sarebbe entro fine febbraio.\n",
+    ));
+    assert_eq!(deadlines(&ex), vec![d("2027-02-28")]);
+    has_all(&ex, &["no_authority", "vague"]);
+}
+
+#[test]
+fn pl_inquiry() {
+    let ex = run(&mail(
+        "Piotr Nowak <piotr@nowak-hurt.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0100",
+        "Zapytanie ofertowe - naświetlacze LED",
+        "Dzień dobry,\njesteśmy hurtownią elektryczną z Poznania. Prosimy o ofertę na naświetlacze LED 200W, CIF Gdańsk.\nNasza cena docelowa to 40 USD/szt. Płatność: 30% przedpłaty, reszta po otrzymaniu kopii konosamentu.\nTermin dostawy: najpóźniej do 15 stycznia 2027. Jestem właścicielem firmy i podejmuję decyzję o zakupie. Prosimy o 2 próbki.\n\nZ poważaniem,\nPiotr Nowak\nWłaściciel\n\nW dniu pon., 16.11.2026 o 09:10 Sales <sales@ourco.example> napisał(a):\n> USD 43.00, dostawa do 20.12.2026\n",
+    ));
+    assert_eq!(money(&ex), vec![(40.0, "USD".to_string())]);
+    assert_eq!(deadlines(&ex), vec![d("2027-01-15")]);
+    has_all(
+        &ex,
+        &[
+            "buyer_type",
+            "quote_request",
+            "target_price",
+            "payment_terms",
+            "decision_maker",
+            "sample_request",
+            "title",
+        ],
+    );
+    // Genitive month and "end of next month".
+    let ex = run(&mail(
+        "Piotr <piotr@nowak-hurt.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0100",
+        "Odp: oferta",
+        "Pierwsza partia do końca przyszłego miesiąca, druga w ciągu 6 tygodni.\n",
+    ));
+    assert_eq!(deadlines(&ex), vec![d("2026-12-31"), d("2026-12-28")]);
+    let ex = run(&mail(
+        "Dział zakupów <zakupy@order-docs.example>",
+        "Mon, 16 Nov 2026 10:00:00 +0100",
+        "Nowe zamówienie",
+        "Szanowni Państwo, zaloguj się adresem e-mail i hasłem, aby pobrać zamówienie. Pracujemy z terminem płatności 90 dni, bez przedpłaty.\n",
+    ));
+    has_all(&ex, &["phishing", "credit_terms"]);
+}
+
 // --- quoting, signatures, flags ------------------------------------------------------------
 
 #[test]
@@ -435,6 +628,16 @@ fn quoted_text_never_counts() {
         "------------------ 原始邮件 ------------------\n发件人: \"Sales\"<sales@ourco.example>;\n发送时间: 2026年11月15日\n\n每套USD 46.50 × 500套\n",
         "发件人: Sales <sales@ourco.example>\n发送时间: 2026年11月15日\n收件人: Buyer\n\n500套\n",
         "在 2026年11月15日 11:05，Sales <sales@ourco.example> 写道：\n> 500套 USD 46.50\n",
+        "13 Kas 2026 Cum, 11:40 tarihinde Sales <sales@ourco.example> şunu yazdı:\n> 400 pcs x USD 39.50\n",
+        "Kimden: Sales <sales@ourco.example>\nGönderildi: 13 Kasım 2026 Cuma 11:40\nKime: Buyer\nKonu: RE: x\n\n400 pcs x USD 39.50, teslim en geç 20 Aralık\n",
+        "Vào Th 7, 14 thg 11, 2026 vào lúc 14:20 Sales <sales@ourco.example> đã viết:\n> 400 pcs x USD 39.50\n",
+        "Từ: Sales <sales@ourco.example>\nĐã gửi: Thứ Bảy, 14 tháng 11, 2026 14:20\nĐến: Buyer\nChủ đề: RE: x\n\n400 pcs x USD 39.50, giao hàng trước ngày 20/12/2026\n",
+        "Pada tanggal Jum, 13 Nov 2026 pukul 10.05 Sales <sales@ourco.example> menulis:\n> 400 pcs x USD 39.50\n",
+        "Dari: Sales <sales@ourco.example>\nDikirim: Jumat, 13 November 2026 10:05\nKepada: Buyer\nPerihal: RE: x\n\n400 pcs x USD 39.50, pengiriman paling lambat 20 Desember\n",
+        "Il giorno ven 6 nov 2026 alle ore 03:00 Sales <sales@ourco.example> ha scritto:\n> 400 pcs x USD 39.50\n",
+        "Da: Sales <sales@ourco.example>\nInviato: venerdì 6 novembre 2026 03:00\nA: Buyer\nOggetto: R: x\n\n400 pcs x USD 39.50, consegna entro il 20 dicembre\n",
+        "W dniu czw. 12.11.2026 o 10:00 Sales <sales@ourco.example> napisał(a):\n> 400 pcs x USD 39.50\n",
+        "Od: Sales <sales@ourco.example>\nWysłano: czwartek, 12 listopada 2026 10:00\nDo: Buyer\nTemat: RE: x\n\n400 pcs x USD 39.50, dostawa do 20.12.2026\n",
     ];
     for (i, quote) in styles.iter().enumerate() {
         let body = format!("OK, thanks. Will confirm tomorrow.\n\n{quote}");

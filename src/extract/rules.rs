@@ -23,6 +23,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("de.toml", include_str!("../../patterns/de.toml")),
     ("ru.toml", include_str!("../../patterns/ru.toml")),
     ("ar.toml", include_str!("../../patterns/ar.toml")),
+    ("tr.toml", include_str!("../../patterns/tr.toml")),
+    ("vi.toml", include_str!("../../patterns/vi.toml")),
+    ("id.toml", include_str!("../../patterns/id.toml")),
+    ("it.toml", include_str!("../../patterns/it.toml")),
+    ("pl.toml", include_str!("../../patterns/pl.toml")),
 ];
 
 /// Upper bound on compiled regex size: a user rule must not eat the daemon's memory.

@@ -587,6 +587,14 @@ pub fn resolve_date(
         };
         hit.then_some(*m)
     });
+    // Vietnamese names a month by its number after a word: "tháng 12" is December ("12 tháng" is
+    // a span of twelve months, handled below).
+    let prefix_month = words.windows(2).find_map(|w| {
+        has_word(&lower, class(lex, "month_prefix"), &w[..1])
+            .then(|| w[1].parse::<u32>().ok())
+            .flatten()
+            .filter(|m| (1..=12).contains(m))
+    });
     // Chinese/Japanese "12月31日" / "1月".
     let cjk_month = nums.iter().find_map(|n| {
         let after = &lower[n.0 + n.2..];
@@ -596,8 +604,15 @@ pub fn resolve_date(
         let after = &lower[n.0 + n.2..];
         (after.starts_with(['日', '号', '號']) && (1..=31).contains(&n.1)).then_some(n.1)
     });
-    if let Some(m) = month.or(cjk_month) {
-        let day = if cjk_month.is_some() && month.is_none() {
+    if let Some(m) = month.or(prefix_month).or(cjk_month) {
+        let day = if month.is_none() && prefix_month.is_some() {
+            // The month's own number is not the day: "ngày 15 tháng 1" → 15, "tháng 1" → none.
+            let mut rest = small.clone();
+            if let Some(i) = rest.iter().rposition(|n| *n == m) {
+                rest.remove(i);
+            }
+            rest.into_iter().find(|d| (1..=31).contains(d))
+        } else if cjk_month.is_some() && month.is_none() {
             cjk_day
         } else {
             small.iter().copied().find(|d| (1..=31).contains(d))

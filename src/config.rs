@@ -3,6 +3,7 @@
 //! compiled. Settings are built once at start (and again on reload).
 
 pub mod feedback;
+pub mod oauth2;
 pub mod raw;
 pub mod secret;
 
@@ -36,6 +37,14 @@ pub enum TlsMode {
     Plaintext,
 }
 
+/// How a server section signs in.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Password(Secret),
+    /// XOAUTH2 / OAUTHBEARER with tokens from the provider (shared cache).
+    OAuth2(Arc<crate::oauth2::TokenProvider>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
@@ -44,7 +53,7 @@ pub struct Account {
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
     pub username: String,
-    pub password: Secret,
+    pub auth: Auth,
     pub folders: Vec<String>,
     pub sent_folder: Option<String>,
     pub backfill_days: u32,
@@ -101,8 +110,8 @@ pub struct Smtp {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
-    /// With a password: AUTH is used. Without: no AUTH (loopback relays).
-    pub credentials: Option<(String, Secret)>,
+    /// With a password or OAuth2: AUTH is used. Without: no AUTH (loopback relays).
+    pub credentials: Option<(String, Auth)>,
     /// `Name <address>` as written in the config; validated to parse as a mailbox.
     pub from: String,
 }
@@ -246,6 +255,12 @@ impl Settings {
             }
         };
 
+        // Rotated OAuth2 refresh tokens live next to the database.
+        let storage_path = resolve(&raw.storage.path);
+        let state_dir = storage_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         let mut accounts = Vec::new();
         let mut names = BTreeSet::new();
         for (i, a) in raw.accounts.into_iter().enumerate() {
@@ -258,12 +273,40 @@ impl Settings {
             }
             let tls = check_server(text, &a.host, &a.tls, a.password.as_ref())
                 .map_err(|m| invalid(format!("{label}: {m}")))?;
-            let password = read_secret(
-                a.password_file.as_deref().map(resolve),
-                a.password_command.clone(),
-                a.password_credential.clone(),
-            )
-            .map_err(|m| invalid(format!("{label}: {m}")))?;
+            let oauth2 = oauth2::parse_auth(a.auth.as_deref())
+                .map_err(|m| invalid(format!("{label}: {m}")))?;
+            let auth = if oauth2 {
+                if a.password_file.is_some()
+                    || a.password_command.is_some()
+                    || a.password_credential.is_some()
+                {
+                    return Err(invalid(format!(
+                        "{label}: auth = \"oauth2\" signs in with a token: remove password_file / password_command / password_credential"
+                    )));
+                }
+                let o = oauth2::validate(
+                    &a.oauth2_keys(),
+                    format!("account {:?}", a.name),
+                    &a.username,
+                    &state_dir,
+                    &a.name,
+                    format!("leadsift oauth2 login {}", a.name),
+                    &resolve,
+                )
+                .map_err(|m| invalid(format!("{label}: {m}")))?;
+                Auth::OAuth2(Arc::new(crate::oauth2::TokenProvider::new(o)))
+            } else {
+                oauth2::check_unused(&a.oauth2_keys())
+                    .map_err(|m| invalid(format!("{label}: {m}")))?;
+                Auth::Password(
+                    read_secret(
+                        a.password_file.as_deref().map(resolve),
+                        a.password_command.clone(),
+                        a.password_credential.clone(),
+                    )
+                    .map_err(|m| invalid(format!("{label}: {m}")))?,
+                )
+            };
             if a.folders.is_empty() {
                 return Err(invalid(format!(
                     "{label}: `folders` must name at least one folder"
@@ -281,7 +324,7 @@ impl Settings {
                 tls,
                 ca_file,
                 username: a.username,
-                password,
+                auth,
                 folders: a.folders,
                 sent_folder: a.sent_folder,
                 backfill_days: a.backfill_days.unwrap_or(365),
@@ -361,7 +404,34 @@ impl Settings {
                 let any_secret = m.password_file.is_some()
                     || m.password_command.is_some()
                     || m.password_credential.is_some();
+                let oauth2 = oauth2::parse_auth(m.auth.as_deref())
+                    .map_err(|e| invalid(format!("{label}: {e}")))?;
+                if !oauth2 {
+                    oauth2::check_unused(&m.oauth2_keys())
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
+                }
                 let credentials = match (&m.username, any_secret) {
+                    (_, true) if oauth2 => {
+                        return Err(invalid(format!(
+                            "{label}: auth = \"oauth2\" signs in with a token: remove password_file / password_command / password_credential"
+                        )));
+                    }
+                    (user, false) if oauth2 => {
+                        let o = oauth2::validate(
+                            &m.oauth2_keys(),
+                            "[smtp]".to_string(),
+                            user.as_deref().unwrap_or(""),
+                            &state_dir,
+                            "smtp",
+                            "leadsift oauth2 login --smtp".to_string(),
+                            &resolve,
+                        )
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
+                        Some((
+                            o.username.clone(),
+                            Auth::OAuth2(Arc::new(crate::oauth2::TokenProvider::new(o))),
+                        ))
+                    }
                     (Some(user), true) => {
                         let secret = read_secret(
                             m.password_file.as_deref().map(resolve),
@@ -369,7 +439,7 @@ impl Settings {
                             m.password_credential.clone(),
                         )
                         .map_err(|e| invalid(format!("{label}: {e}")))?;
-                        Some((user.clone(), secret))
+                        Some((user.clone(), Auth::Password(secret)))
                     }
                     (None, false) => None,
                     (Some(_), false) => {
@@ -455,7 +525,7 @@ impl Settings {
 
         Ok(Settings {
             source: path.to_path_buf(),
-            storage_path: resolve(&raw.storage.path),
+            storage_path,
             me: Me { addresses, domains },
             business,
             accounts,

@@ -221,6 +221,22 @@ impl Settings {
     /// Things that work but deserve a second look, for `check-config` and the daemon's start.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        let oauth2 = self.accounts.iter().map(|a| &a.auth).chain(
+            self.smtp
+                .iter()
+                .filter_map(|s| s.credentials.as_ref().map(|(_, a)| a)),
+        );
+        for auth in oauth2 {
+            if let Auth::OAuth2(p) = auth
+                && let oauth2::TokenSource::Refresh(flow) = &p.settings.source
+                && let Err(e) = crate::oauth2::current_refresh_token(flow)
+            {
+                notes.push(format!(
+                    "{}: {e}; sign in with `{}`",
+                    p.settings.owner, p.settings.login_command
+                ));
+            }
+        }
         if self.digest.is_some() && self.feedback.authserv_id.is_none() {
             notes.push(
                 "[feedback] authserv_id is not set: replies to the digest are checked for the digest's token and a sender in [digest] to, but not for DKIM/SPF; set it to your receiving server's Authentication-Results id (and have that server remove incoming headers that claim it)".to_string(),

@@ -228,10 +228,7 @@ pub fn current_refresh_token(flow: &RefreshFlow) -> Result<Secret, String> {
         };
         (s, path.as_deref().map(mtime))
     });
-    let state = flow
-        .state_file
-        .exists()
-        .then(|| mtime(&flow.state_file));
+    let state = flow.state_file.exists().then(|| mtime(&flow.state_file));
     let use_state = match (&configured, state) {
         (_, None) => false,
         (None, Some(_)) => true,
@@ -352,7 +349,9 @@ pub async fn token_request(
         )));
     };
     if !(200..300).contains(&status) {
-        return Err(EndpointError::Other(format!("{url} answered HTTP {status}")));
+        return Err(EndpointError::Other(format!(
+            "{url} answered HTTP {status}"
+        )));
     }
     // Some providers send expires_in as a string.
     let expires_in = json.get("expires_in").and_then(|e| {
@@ -426,6 +425,10 @@ mod tests {
         flow.refresh_token = None;
         assert_eq!(current_refresh_token(&flow).unwrap().expose(), "rotated");
         flow.state_file = dir.path().join("none");
-        assert!(current_refresh_token(&flow).unwrap_err().contains("no OAuth2 refresh token"));
+        assert!(
+            current_refresh_token(&flow)
+                .unwrap_err()
+                .contains("no OAuth2 refresh token")
+        );
     }
 }

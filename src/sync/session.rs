@@ -830,3 +830,6 @@ impl ImapSession {
         }
     }
 }
+
+// Reading training folders ([feedback.folders]).
+mod tags;

@@ -131,6 +131,33 @@ pub enum Command {
         #[command(subcommand)]
         action: PatternsAction,
     },
+    /// OAuth2 sign-in for accounts and [smtp] with auth = "oauth2"
+    Oauth2 {
+        #[command(subcommand)]
+        action: OAuth2Action,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OAuth2Action {
+    /// Sign in once (device code, or a browser on this machine) and store the refresh token
+    Login {
+        /// The [[account]] name; leave out with --smtp
+        #[arg(required_unless_present = "smtp")]
+        account: Option<String>,
+        /// Sign in the [smtp] section instead of an account
+        #[arg(long, conflicts_with = "account")]
+        smtp: bool,
+        /// Use the device-code flow (open a URL on any device, enter a code)
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// Use the browser flow with a redirect to 127.0.0.1 (Gmail)
+        #[arg(long)]
+        browser: bool,
+        /// Loopback port for the browser flow [default: any free port]
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +272,54 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if failed {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Oauth2 {
+            action:
+                OAuth2Action::Login {
+                    account,
+                    smtp,
+                    device,
+                    browser,
+                    port,
+                },
+        } => {
+            let s = load(&cli)?;
+            let auth = if *smtp {
+                let smtp = s
+                    .smtp
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("there is no [smtp] section"))?;
+                smtp.credentials.as_ref().map(|(_, a)| a.clone())
+            } else {
+                let name = account.as_deref().unwrap_or("");
+                let a = s.accounts.iter().find(|a| a.name == name).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no [[account]] named {name:?} (configured: {})",
+                        s.accounts
+                            .iter()
+                            .map(|a| a.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+                Some(a.auth.clone())
+            };
+            let Some(crate::config::Auth::OAuth2(provider)) = auth else {
+                bail!("that section does not have auth = \"oauth2\"");
+            };
+            let flow = match (device, browser) {
+                (true, _) => crate::oauth2::login::Flow::Device,
+                (_, true) => crate::oauth2::login::Flow::Browser,
+                _ => crate::oauth2::login::Flow::Auto,
+            };
+            drop(out);
+            let mut stdout = std::io::stdout();
+            runtime()?.block_on(crate::oauth2::login::login(
+                &provider,
+                flow,
+                *port,
+                &mut stdout,
+            ))?;
         }
         Command::Run => {
             drop(out);

@@ -3,6 +3,7 @@
 //! compiled. Settings are built once at start (and again on reload).
 
 pub mod feedback;
+pub mod oauth2;
 pub mod raw;
 pub mod secret;
 
@@ -36,6 +37,14 @@ pub enum TlsMode {
     Plaintext,
 }
 
+/// How a server section signs in.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Password(Secret),
+    /// XOAUTH2 / OAUTHBEARER with tokens from the provider (shared cache).
+    OAuth2(Arc<crate::oauth2::TokenProvider>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
@@ -44,7 +53,7 @@ pub struct Account {
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
     pub username: String,
-    pub password: Secret,
+    pub auth: Auth,
     pub folders: Vec<String>,
     pub sent_folder: Option<String>,
     pub backfill_days: u32,
@@ -105,8 +114,8 @@ pub struct Smtp {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
-    /// With a password: AUTH is used. Without: no AUTH (loopback relays).
-    pub credentials: Option<(String, Secret)>,
+    /// With a password or OAuth2: AUTH is used. Without: no AUTH (loopback relays).
+    pub credentials: Option<(String, Auth)>,
     /// `Name <address>` as written in the config; validated to parse as a mailbox.
     pub from: String,
 }
@@ -216,6 +225,22 @@ impl Settings {
     /// Things that work but deserve a second look, for `check-config` and the daemon's start.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        let oauth2 = self.accounts.iter().map(|a| &a.auth).chain(
+            self.smtp
+                .iter()
+                .filter_map(|s| s.credentials.as_ref().map(|(_, a)| a)),
+        );
+        for auth in oauth2 {
+            if let Auth::OAuth2(p) = auth
+                && let oauth2::TokenSource::Refresh(flow) = &p.settings.source
+                && let Err(e) = crate::oauth2::current_refresh_token(flow)
+            {
+                notes.push(format!(
+                    "{}: {e}; sign in with `{}`",
+                    p.settings.owner, p.settings.login_command
+                ));
+            }
+        }
         if self.digest.is_some() && self.feedback.authserv_id.is_none() {
             notes.push(
                 "[feedback] authserv_id is not set: replies to the digest are checked for the digest's token and a sender in [digest] to, but not for DKIM/SPF; set it to your receiving server's Authentication-Results id (and have that server remove incoming headers that claim it)".to_string(),
@@ -250,6 +275,12 @@ impl Settings {
             }
         };
 
+        // Rotated OAuth2 refresh tokens live next to the database.
+        let storage_path = resolve(&raw.storage.path);
+        let state_dir = storage_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         let mut accounts = Vec::new();
         let mut names = BTreeSet::new();
         for (i, a) in raw.accounts.into_iter().enumerate() {
@@ -262,12 +293,40 @@ impl Settings {
             }
             let tls = check_server(text, &a.host, &a.tls, a.password.as_ref())
                 .map_err(|m| invalid(format!("{label}: {m}")))?;
-            let password = read_secret(
-                a.password_file.as_deref().map(resolve),
-                a.password_command.clone(),
-                a.password_credential.clone(),
-            )
-            .map_err(|m| invalid(format!("{label}: {m}")))?;
+            let oauth2 = oauth2::parse_auth(a.auth.as_deref())
+                .map_err(|m| invalid(format!("{label}: {m}")))?;
+            let auth = if oauth2 {
+                if a.password_file.is_some()
+                    || a.password_command.is_some()
+                    || a.password_credential.is_some()
+                {
+                    return Err(invalid(format!(
+                        "{label}: auth = \"oauth2\" signs in with a token: remove password_file / password_command / password_credential"
+                    )));
+                }
+                let o = oauth2::validate(
+                    &a.oauth2_keys(),
+                    format!("account {:?}", a.name),
+                    &a.username,
+                    &state_dir,
+                    &a.name,
+                    format!("leadsift oauth2 login {}", a.name),
+                    &resolve,
+                )
+                .map_err(|m| invalid(format!("{label}: {m}")))?;
+                Auth::OAuth2(Arc::new(crate::oauth2::TokenProvider::new(o)))
+            } else {
+                oauth2::check_unused(&a.oauth2_keys())
+                    .map_err(|m| invalid(format!("{label}: {m}")))?;
+                Auth::Password(
+                    read_secret(
+                        a.password_file.as_deref().map(resolve),
+                        a.password_command.clone(),
+                        a.password_credential.clone(),
+                    )
+                    .map_err(|m| invalid(format!("{label}: {m}")))?,
+                )
+            };
             if a.folders.is_empty() {
                 return Err(invalid(format!(
                     "{label}: `folders` must name at least one folder"
@@ -285,7 +344,7 @@ impl Settings {
                 tls,
                 ca_file,
                 username: a.username,
-                password,
+                auth,
                 folders: a.folders,
                 sent_folder: a.sent_folder,
                 backfill_days: a.backfill_days.unwrap_or(365),
@@ -352,6 +411,18 @@ impl Settings {
             .feedback
             .validate()
             .map_err(|m| invalid(format!("[feedback] {m}")))?;
+        // A training folder holds corrections, not inquiries: syncing it would count its
+        // messages twice.
+        for a in &accounts {
+            for f in a.folders.iter().chain(a.sent_folder.iter()) {
+                if feedback.folder_label(f).is_some() {
+                    return Err(invalid(format!(
+                        "[[account]] {:?}: {f:?} is a training folder in [feedback.folders]; its messages are corrections, not leads: remove it from `folders`",
+                        a.name
+                    )));
+                }
+            }
+        }
 
         let scoring = raw
             .scoring
@@ -367,7 +438,34 @@ impl Settings {
                 let any_secret = m.password_file.is_some()
                     || m.password_command.is_some()
                     || m.password_credential.is_some();
+                let oauth2 = oauth2::parse_auth(m.auth.as_deref())
+                    .map_err(|e| invalid(format!("{label}: {e}")))?;
+                if !oauth2 {
+                    oauth2::check_unused(&m.oauth2_keys())
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
+                }
                 let credentials = match (&m.username, any_secret) {
+                    (_, true) if oauth2 => {
+                        return Err(invalid(format!(
+                            "{label}: auth = \"oauth2\" signs in with a token: remove password_file / password_command / password_credential"
+                        )));
+                    }
+                    (user, false) if oauth2 => {
+                        let o = oauth2::validate(
+                            &m.oauth2_keys(),
+                            "[smtp]".to_string(),
+                            user.as_deref().unwrap_or(""),
+                            &state_dir,
+                            "smtp",
+                            "leadsift oauth2 login --smtp".to_string(),
+                            &resolve,
+                        )
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
+                        Some((
+                            o.username.clone(),
+                            Auth::OAuth2(Arc::new(crate::oauth2::TokenProvider::new(o))),
+                        ))
+                    }
                     (Some(user), true) => {
                         let secret = read_secret(
                             m.password_file.as_deref().map(resolve),
@@ -375,7 +473,7 @@ impl Settings {
                             m.password_credential.clone(),
                         )
                         .map_err(|e| invalid(format!("{label}: {e}")))?;
-                        Some((user.clone(), secret))
+                        Some((user.clone(), Auth::Password(secret)))
                     }
                     (None, false) => None,
                     (Some(_), false) => {
@@ -461,7 +559,7 @@ impl Settings {
 
         Ok(Settings {
             source: path.to_path_buf(),
-            storage_path: resolve(&raw.storage.path),
+            storage_path,
             me: Me { addresses, domains },
             business,
             accounts,

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod feedback;
 pub mod import;
 pub mod ingest;
+pub mod oauth2;
 pub mod parse;
 pub mod score;
 pub mod store;

@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod digests;
 pub mod feedback;
+pub mod folder_tags;
 pub mod keywords;
 pub mod leads;
 pub mod migrations;

@@ -167,6 +167,9 @@ async fn sync_account(
             "{pending} folder(s) not synced: the connection was lost"
         ));
     }
+    if let Some(s) = session.as_mut().filter(|s| !s.is_broken()) {
+        read_training_folders(settings, account, s, store, &mut errors).await;
+    }
     // What was committed gets scored, even when a folder failed; then the keywords.
     if let Err(e) = store.refresh_leads(settings, now) {
         warn!(account = %account.name, "scoring failed: {e:#}");
@@ -188,6 +191,26 @@ async fn sync_account(
             Err(e) => {
                 warn!(account = %account.name, "applying keyword corrections failed: {e:#}");
                 errors.push(format!("applying keyword corrections: {e:#}"));
+            }
+        }
+    }
+    if !settings.feedback.folders.is_empty() {
+        let r = store
+            .apply_folder_tags(account, settings, now)
+            .and_then(|touched| {
+                if !touched.is_empty() {
+                    store.rescore_leads(&touched, settings, now)?;
+                }
+                Ok(touched.len())
+            });
+        match r {
+            Ok(n) if n > 0 => {
+                info!(account = %account.name, leads = n, "corrections from training folders applied")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(account = %account.name, "applying training-folder corrections failed: {e:#}");
+                errors.push(format!("applying training-folder corrections: {e:#}"));
             }
         }
     }
@@ -219,6 +242,60 @@ async fn sync_account(
         report.error = Some(errors.join("; "));
     }
     report
+}
+
+/// Reads which messages each training folder (`[feedback.folders]`) holds, read-only. A folder
+/// that cannot be opened keeps what was recorded before (nothing is withdrawn for it).
+async fn read_training_folders(
+    settings: &Settings,
+    account: &Account,
+    session: &mut ImapSession,
+    store: &mut Store,
+    errors: &mut Vec<String>,
+) {
+    let name = account.name.as_str();
+    for (folder, label) in &settings.feedback.folders {
+        let r: anyhow::Result<usize> = async {
+            session.examine(folder).await?;
+            let ids: BTreeSet<String> = session.message_ids().await?.into_values().collect();
+            store.record_folder_tags(name, folder, &ids)
+        }
+        .await;
+        match r {
+            Ok(pending) => {
+                debug!(account = name, folder = %folder, label = %label.as_str(), pending, "training folder read")
+            }
+            Err(e) if session.is_broken() => {
+                errors.push(format!("training folder {folder}: {}", describe(&e)));
+                return;
+            }
+            // Most often: not created yet. Nothing is withdrawn for it.
+            Err(e) => {
+                debug!(account = name, folder = %folder, "training folder not read: {}", describe(&e))
+            }
+        }
+    }
+}
+
+/// The hint when a server cannot keep new keywords, once per account and folder.
+fn note_no_keywords(settings: &Settings, account: &str, selected: &Selected) {
+    static NOTED: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+    if selected.permanent_flags.is_empty() || selected.permanent_flags.iter().any(|f| f == "\\*") {
+        return;
+    }
+    let first = NOTED
+        .lock()
+        .map(|mut n| n.insert((account.to_string(), selected.name.clone())))
+        .unwrap_or(false);
+    if first {
+        let how = if settings.feedback.folders.is_empty() {
+            "set up training folders in [feedback.folders] (e.g. hot = \"Leads/Hot\") and have people move or copy messages there"
+        } else {
+            "the training folders in [feedback.folders] are the way to correct leads here"
+        };
+        warn!(account, folder = %selected.name, permanent_flags = ?selected.permanent_flags,
+            "this server does not keep new keywords here (no \\* in PERMANENTFLAGS): keyword corrections will not stick; {how}");
+    }
 }
 
 /// One line for an error chain: async-imap repeats an I/O error as its own source, and rustls's
@@ -381,6 +458,7 @@ async fn read_keywords(
     store: &mut Store,
     selected: &Selected,
 ) -> anyhow::Result<()> {
+    note_no_keywords(settings, account, selected);
     let folder = selected.name.as_str();
     let mark = store
         .folder_state(account, folder)?
@@ -520,6 +598,7 @@ async fn write_class_keywords(
                 debug!(account = name, folder = %folder, "UIDVALIDITY changed: class keywords wait for the rescan");
                 return Ok(());
             }
+            note_no_keywords(settings, name, &selected);
             for (kw, uids) in by_kw {
                 if !selected.can_create_keywords(&kw) {
                     let mut r = REFUSED.lock().map_err(|_| anyhow!("keyword registry poisoned"))?;

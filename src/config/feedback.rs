@@ -26,6 +26,9 @@ pub struct RawFeedback {
     pub min_leads_per_class: Option<u32>,
     pub weight_floor: Option<f64>,
     pub weight_cap: Option<f64>,
+    /// Label → training folder, e.g. `hot = "Leads/Hot"`: a message there is tagged so.
+    #[serde(default)]
+    pub folders: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,9 @@ pub struct FeedbackSettings {
     /// Learned weights stay within [floor, cap] × the configured weight.
     pub weight_floor: f64,
     pub weight_cap: f64,
+    /// Training folders (`[feedback.folders]`): folder → the label a message there carries.
+    /// Watched read-only; their messages are never leads themselves.
+    pub folders: Vec<(String, Label)>,
 }
 
 /// The default vocabulary: `lead-hot`, `lead-nurture`, `lead-drop`, `lead-need`, `lead-budget`,
@@ -90,6 +96,7 @@ impl Default for FeedbackSettings {
                 min_leads_per_class: 20,
                 weight_floor: 0.5,
                 weight_cap: 2.0,
+                folders: Vec::new(),
             })
     }
 }
@@ -199,7 +206,25 @@ impl RawFeedback {
             Some("") => return Err("authserv_id must not be empty (leave it out instead)".into()),
             Some(a) => Some(a.to_ascii_lowercase()),
         };
+        let mut folders: Vec<(String, Label)> = Vec::new();
+        for (k, f) in &self.folders {
+            let Some(label) = label_of_key(k) else {
+                return Err(format!(
+                    "folders.{k}: unknown label; use hot, nurture, drop, scam, not_scam or a dimension to confirm (need, budget, …)"
+                ));
+            };
+            if f.trim().is_empty() {
+                return Err(format!("folders.{k} must name a folder"));
+            }
+            if folders.iter().any(|(g, _)| g == f) {
+                return Err(format!(
+                    "folders.{k} = {f:?} is used twice (each training folder has one meaning)"
+                ));
+            }
+            folders.push((f.clone(), label));
+        }
         Ok(FeedbackSettings {
+            folders,
             read_keywords: self.read_keywords.unwrap_or(true),
             write_keywords: self.write_keywords.unwrap_or(true),
             vocabulary,
@@ -237,6 +262,14 @@ impl FeedbackSettings {
         self.class_keywords
             .values()
             .any(|k| k.eq_ignore_ascii_case(kw))
+    }
+
+    /// The label of a training folder, if `folder` is one.
+    pub fn folder_label(&self, folder: &str) -> Option<Label> {
+        self.folders
+            .iter()
+            .find(|(f, _)| f == folder)
+            .map(|(_, l)| *l)
     }
 
     /// The keyword a person uses for `label`, if any (for help texts).
@@ -292,5 +325,13 @@ mod tests {
         assert!(bad("learning = \"sometimes\"").contains("learning"));
         assert!(bad("weight_floor = 2.0").contains("weight_floor"));
         assert!(bad("colour = 1").contains("unknown field"));
+        assert!(bad("folders = { warm = \"Leads/Warm\" }").contains("folders.warm"));
+        assert!(bad("folders = { hot = \"Leads/X\", drop = \"Leads/X\" }").contains("used twice"));
+        let f: RawFeedback =
+            toml::from_str("[folders]\nhot = \"Leads/Hot\"\nscam = \"Leads/Scam\"").unwrap();
+        let f = f.validate().unwrap();
+        assert_eq!(f.folder_label("Leads/Hot"), Some(Label::Class(Class::Hot)));
+        assert_eq!(f.folder_label("Leads/Scam"), Some(Label::Scam));
+        assert_eq!(f.folder_label("INBOX"), None);
     }
 }

@@ -53,6 +53,19 @@ pub struct RawSmtp {
     pub password_file: Option<PathBuf>,
     pub password_command: Option<String>,
     pub password_credential: Option<String>,
+    /// `"password"` (default) or `"oauth2"`.
+    pub auth: Option<String>,
+    pub oauth2_token_command: Option<String>,
+    pub oauth2_token_url: Option<String>,
+    pub oauth2_client_id: Option<String>,
+    pub oauth2_client_secret_file: Option<PathBuf>,
+    pub oauth2_client_secret_credential: Option<String>,
+    pub oauth2_refresh_token_file: Option<PathBuf>,
+    pub oauth2_refresh_token_credential: Option<String>,
+    #[serde(default)]
+    pub oauth2_scopes: Vec<String>,
+    pub oauth2_device_url: Option<String>,
+    pub oauth2_auth_url: Option<String>,
     pub from: String,
 }
 
@@ -125,6 +138,19 @@ pub struct RawAccount {
     pub password_file: Option<PathBuf>,
     pub password_command: Option<String>,
     pub password_credential: Option<String>,
+    /// `"password"` (default) or `"oauth2"`.
+    pub auth: Option<String>,
+    pub oauth2_token_command: Option<String>,
+    pub oauth2_token_url: Option<String>,
+    pub oauth2_client_id: Option<String>,
+    pub oauth2_client_secret_file: Option<PathBuf>,
+    pub oauth2_client_secret_credential: Option<String>,
+    pub oauth2_refresh_token_file: Option<PathBuf>,
+    pub oauth2_refresh_token_credential: Option<String>,
+    #[serde(default)]
+    pub oauth2_scopes: Vec<String>,
+    pub oauth2_device_url: Option<String>,
+    pub oauth2_auth_url: Option<String>,
     #[serde(default = "default_folders")]
     pub folders: Vec<String>,
     pub sent_folder: Option<String>,
@@ -254,3 +280,27 @@ pub fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
         None => msg,
     }
 }
+
+/// The oauth2 keys of a section, borrowed for validation ([`super::oauth2::validate`]).
+macro_rules! oauth2_view {
+    ($t:ty) => {
+        impl $t {
+            pub fn oauth2_keys(&self) -> super::oauth2::RawOAuth2<'_> {
+                super::oauth2::RawOAuth2 {
+                    token_command: self.oauth2_token_command.as_deref(),
+                    token_url: self.oauth2_token_url.as_deref(),
+                    client_id: self.oauth2_client_id.as_deref(),
+                    client_secret_file: self.oauth2_client_secret_file.as_deref(),
+                    client_secret_credential: self.oauth2_client_secret_credential.as_deref(),
+                    refresh_token_file: self.oauth2_refresh_token_file.as_deref(),
+                    refresh_token_credential: self.oauth2_refresh_token_credential.as_deref(),
+                    scopes: &self.oauth2_scopes,
+                    device_url: self.oauth2_device_url.as_deref(),
+                    auth_url: self.oauth2_auth_url.as_deref(),
+                }
+            }
+        }
+    };
+}
+oauth2_view!(RawAccount);
+oauth2_view!(RawSmtp);

@@ -40,7 +40,12 @@ fn is_auth_rejected(e: &anyhow::Error) -> bool {
             Some(async_imap::error::Error::No(_))
         )
     });
-    login && no
+    // A refresh token the provider refused (revoked, expired): a person must sign in again.
+    let oauth2 = e.chain().any(|c| {
+        c.downcast_ref::<crate::oauth2::OAuth2Error>()
+            .is_some_and(|o| o.refused)
+    });
+    (login && no) || oauth2
 }
 
 enum Failure {

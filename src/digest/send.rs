@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::render::Rendered;
-use crate::config::{Smtp, TlsMode};
+use crate::config::{Auth, Smtp, TlsMode};
 
 /// A message ready to submit, and what must be recorded about it first.
 #[derive(Debug, Clone)]
@@ -135,21 +135,93 @@ pub async fn submit(
         TlsMode::StartTls => Tls::Required(tls_parameters(smtp).map_err(setup)?),
         TlsMode::Implicit => Tls::Wrapper(tls_parameters(smtp).map_err(setup)?),
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-        .port(smtp.port)
-        .tls(tls)
-        .timeout(Some(timeout));
-    if let Some((user, secret)) = &smtp.credentials {
-        builder = builder.credentials(Credentials::new(user.clone(), secret.expose().to_string()));
+    let send = |auth: Option<(Credentials, bool)>| {
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+                .port(smtp.port)
+                .tls(tls.clone())
+                .timeout(Some(timeout));
+        if let Some((credentials, xoauth2)) = auth {
+            builder = builder.credentials(credentials);
+            if xoauth2 {
+                builder = builder.authentication(vec![Mechanism::Xoauth2]);
+            }
+        }
+        let mailer = builder.build();
+        let envelope = envelope.clone();
+        async move {
+            let result = mailer.send_raw(&envelope, bytes).await;
+            // The pool keeps a connection open; close it so the server sees a clean QUIT.
+            mailer.shutdown().await;
+            result.map(|_| ())
+        }
+    };
+    let plain = |r: Result<(), lettre::transport::smtp::Error>| {
+        r.map_err(|e| SubmitError {
+            reason: describe(&e),
+            permanent: e.is_permanent(),
+        })
+    };
+    match &smtp.credentials {
+        None => plain(send(None).await),
+        Some((user, Auth::Password(secret))) => plain(
+            send(Some((
+                Credentials::new(user.clone(), secret.expose().to_string()),
+                false,
+            )))
+            .await,
+        ),
+        Some((user, Auth::OAuth2(provider))) => {
+            let token = provider.access_token().await.map_err(|e| SubmitError {
+                reason: e.message.clone(),
+                permanent: e.refused,
+            })?;
+            let r = send(Some((
+                Credentials::new(user.clone(), token.token.expose().to_string()),
+                true,
+            )))
+            .await;
+            match r {
+                // A cached token refused at AUTH (535, or the XOAUTH2 error challenge that
+                // lettre reports as a client error): nothing was sent; once more, fresh.
+                Err(e) if token.cached && (is_auth_refusal(&e) || e.is_client()) => {
+                    provider.invalidate(&token.token).await;
+                    let fresh = provider.access_token().await.map_err(|e| SubmitError {
+                        reason: e.message.clone(),
+                        permanent: e.refused,
+                    })?;
+                    send(Some((
+                        Credentials::new(user.clone(), fresh.token.expose().to_string()),
+                        true,
+                    )))
+                    .await
+                }
+                other => other,
+            }
+            .map_err(|e| {
+                let auth = is_auth_refusal(&e) || e.is_client();
+                SubmitError {
+                    reason: if auth {
+                        format!(
+                            "{}: the SMTP server refused the OAuth2 access token (XOAUTH2) for {}; check the token has the SMTP scope, or sign in again with `{}` ({})",
+                            provider.settings.owner,
+                            provider.settings.username,
+                            provider.settings.login_command,
+                            describe(&e)
+                        )
+                    } else {
+                        describe(&e)
+                    },
+                    permanent: auth || e.is_permanent(),
+                }
+            })
+        }
     }
-    let mailer = builder.build();
-    let result = mailer.send_raw(&envelope, bytes).await;
-    // The pool keeps a connection open; close it so the server sees a clean QUIT.
-    mailer.shutdown().await;
-    result.map(|_| ()).map_err(|e| SubmitError {
-        reason: describe(&e),
-        permanent: e.is_permanent(),
-    })
+}
+
+/// 535: authentication credentials invalid.
+fn is_auth_refusal(e: &lettre::transport::smtp::Error) -> bool {
+    e.status().is_some_and(|c| u16::from(c) == 535)
 }
 
 /// lettre's errors name the kind but not always the cause: walk the chain.

@@ -63,6 +63,17 @@ impl MarkState {
     }
 }
 
+/// What withdrawing `label` means given the lead's marks now: only what is still in force is
+/// undone (the manual class goes back to automatic only while it is `label`'s class).
+pub fn undo_label(label: Label, state: &MarkState) -> Option<Label> {
+    match label {
+        Label::Class(c) if state.class == Some(c) => Some(Label::Auto),
+        Label::Confirm(d) if state.confirmed.contains(&d) => Some(Label::Unconfirm(d)),
+        Label::Scam | Label::NotScam if state.risk == Some(label) => Some(Label::ClearRisk),
+        _ => None,
+    }
+}
+
 /// The labels that follow from keywords `removed` and `added` on one message, given what the
 /// lead's corrections say now (`state`, updated as the labels are decided). Removals first, so a
 /// keyword moved from `lead-hot` to `lead-drop` ends as drop. Removing a keyword undoes only what
@@ -79,13 +90,7 @@ pub fn diff_labels(
         let Some(label) = fb.label_for_keyword(kw) else {
             continue;
         };
-        let undo = match label {
-            Label::Class(c) if state.class == Some(c) => Some(Label::Auto),
-            Label::Confirm(d) if state.confirmed.contains(&d) => Some(Label::Unconfirm(d)),
-            Label::Scam | Label::NotScam if state.risk == Some(label) => Some(Label::ClearRisk),
-            _ => None,
-        };
-        if let Some(l) = undo {
+        if let Some(l) = undo_label(label, state) {
             state.apply(l);
             out.push((l, kw.clone(), false));
         }
@@ -352,7 +357,7 @@ impl Store {
 
     /// The lead a message belongs to: for an inbound message the lead scoring put it in, else the
     /// sender's lead; for one of ours, the one lead it serves, if only one.
-    fn lead_of(
+    pub(super) fn lead_of(
         &self,
         message: i64,
         direction: &str,

@@ -172,6 +172,18 @@ CREATE TABLE learned_weights (
     UNIQUE (set_id, kind, name)
 ) STRICT;
 "#,
+    // Training folders ([feedback.folders]): which Message-IDs each one holds now (`present`)
+    // and what has been turned into corrections (`applied`).
+    r#"
+CREATE TABLE folder_tags (
+    account    TEXT NOT NULL,
+    folder     TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    present    INTEGER NOT NULL CHECK (present IN (0, 1)),
+    applied    INTEGER NOT NULL DEFAULT 0 CHECK (applied IN (0, 1)),
+    PRIMARY KEY (account, folder, message_id)
+) STRICT;
+"#,
 ];
 
 /// Runs every migration the database has not seen, each in its own transaction.

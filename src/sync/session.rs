@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_io_timeout::TimeoutStream;
 
-use crate::config::{Account, TlsMode};
+use crate::config::{Account, Auth, TlsMode};
 
 /// Anything we can speak IMAP over: plain TCP or TLS, both with socket timeouts.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
@@ -165,17 +165,32 @@ impl ImapSession {
             }
         };
         let client = async_imap::Client::new(stream);
-        let (inner, caps) = timed(
-            timeout,
-            &format!("logging in as {}", account.username),
-            async {
-                client
-                    .login_with_capabilities(&account.username, account.password.expose())
-                    .await
-                    .map_err(|(e, _)| e)
-            },
-        )
-        .await?;
+        let (inner, caps) = match &account.auth {
+            Auth::Password(password) => {
+                timed(
+                    timeout,
+                    &format!("logging in as {}", account.username),
+                    async {
+                        client
+                            .login_with_capabilities(&account.username, password.expose())
+                            .await
+                            .map_err(|(e, _)| e)
+                    },
+                )
+                .await?
+            }
+            Auth::OAuth2(provider) => (
+                crate::oauth2::sasl::imap_authenticate(
+                    client,
+                    provider,
+                    &account.host,
+                    account.port,
+                    timeout,
+                )
+                .await?,
+                None,
+            ),
+        };
         let mut session = ImapSession {
             inner,
             host: account.host.clone(),
@@ -815,3 +830,6 @@ impl ImapSession {
         }
     }
 }
+
+// Reading training folders ([feedback.folders]).
+mod tags;

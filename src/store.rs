@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod keywords;
 pub mod leads;
 pub mod migrations;
+pub mod owners;
 
 use std::path::Path;
 

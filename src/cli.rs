@@ -501,17 +501,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let Some(key) = store.resolve_lead(lead, &s)? else {
                     bail!("no lead {lead:?} (try `leadsift leads` for the names)");
                 };
-                let known: Vec<&str> = s
-                    .me
-                    .addresses
-                    .iter()
-                    .map(String::as_str)
-                    .chain(
-                        s.digest
-                            .iter()
-                            .flat_map(|d| d.recipients.iter().map(|r| r.address.as_str())),
-                    )
-                    .collect();
+                let known: Vec<&str> =
+                    s.me.addresses
+                        .iter()
+                        .map(String::as_str)
+                        .chain(
+                            s.digest
+                                .iter()
+                                .flat_map(|d| d.recipients.iter().map(|r| r.address.as_str())),
+                        )
+                        .collect();
                 let Some(owner) = crate::digest::team::resolve_person(who, known) else {
                     bail!(
                         "owner:{who}: not an email address, nor the name of exactly one colleague in [me] addresses or the digest's recipients"

@@ -268,12 +268,7 @@ struct Ctx<'a> {
     now: DateTime<Utc>,
 }
 
-fn record(
-    store: &mut Store,
-    c: &Ctx<'_>,
-    today: &Today,
-    forced: bool,
-) -> anyhow::Result<Recorded> {
+fn record(store: &mut Store, c: &Ctx<'_>, today: &Today, forced: bool) -> anyhow::Result<Recorded> {
     let rendered = render_for(store, c.settings, c.digest, today, Some(c.recipient), c.now)?;
     let (smtp, digest, now) = (c.smtp, c.digest, c.now);
     let hash = content_hash(&rendered);

@@ -346,7 +346,12 @@ const BOB: &str = "bob@example.test";
 const BOSS: &str = "boss@example.test";
 
 /// Polls (up to 20 s) until `address`'s INBOX holds `n` messages; returns them.
-fn wait_for_inbox(d: &dovecot::Dovecot, address: &str, n: usize, pf: &postfix::Postfix) -> Vec<Vec<u8>> {
+fn wait_for_inbox(
+    d: &dovecot::Dovecot,
+    address: &str,
+    n: usize,
+    pf: &postfix::Postfix,
+) -> Vec<Vec<u8>> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let msgs = d.inbox_of(address);
@@ -367,8 +372,16 @@ fn wait_for_inbox(d: &dovecot::Dovecot, address: &str, n: usize, pf: &postfix::P
 fn team_seeds() -> Vec<seed::Seed> {
     let mut seeds = seed::three_leads();
     for (id, from, subject) in [
-        ("rfq-7@nordic-valves.example", "Erik <erik@nordic-valves.example>", "RFQ: 400 pcs ball valves DN50"),
-        ("rfq-9@kaira-trading.example", "Kaira <kaira@kaira-trading.example>", "RFQ: 400 pcs pumps for Mumbai"),
+        (
+            "rfq-7@nordic-valves.example",
+            "Erik <erik@nordic-valves.example>",
+            "RFQ: 400 pcs ball valves DN50",
+        ),
+        (
+            "rfq-9@kaira-trading.example",
+            "Kaira <kaira@kaira-trading.example>",
+            "RFQ: 400 pcs pumps for Mumbai",
+        ),
     ] {
         seeds.push(seed::Seed {
             id: id.into(),
@@ -399,8 +412,12 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
             "[me]\naddresses = [\"sales@ourco.example\"]\n",
             &format!("[me]\naddresses = [\"sales@ourco.example\", \"{ANN}\", \"{BOB}\"]\ndomains = [\"example.test\"]\n"),
         );
-    let smtp = seed::smtp_digest_config(pf.submission_port, &d.certs.ca, &ls.dir.path().join("imap-password"))
-        .replace("to = [\"sales@example.test\"]\n", "");
+    let smtp = seed::smtp_digest_config(
+        pf.submission_port,
+        &d.certs.ca,
+        &ls.dir.path().join("imap-password"),
+    )
+    .replace("to = [\"sales@example.test\"]\n", "");
     let team = format!(
         "\n[[digest.recipient]]\naddress = \"Ann <{ANN}>\"\nscope = \"own\"\n\n[[digest.recipient]]\naddress = \"{BOB}\"\n\n[[digest.recipient]]\naddress = \"{BOSS}\"\nscope = \"all\"\n"
     );
@@ -426,9 +443,19 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
     all.push((&ours, leadsift::store::Direction::Out));
     seed::store_directed(&settings, &all);
     // Nordic Valves is given to Bob by hand; Kaira Trading is nobody's yet.
-    let out = ls.run(&["--now", seed::NOW, "tag", "nordic-valves.example", "owner:bob"]);
+    let out = ls.run(&[
+        "--now",
+        seed::NOW,
+        "tag",
+        "nordic-valves.example",
+        "owner:bob",
+    ]);
     assert!(out.status.success(), "{}", show(&out));
-    assert!(text(&out.stdout).contains("owner set to bob@example.test"), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("owner set to bob@example.test"),
+        "{}",
+        show(&out)
+    );
     let out = ls.run(&["--now", seed::NOW, "leads", "--owner", ANN, "--json"]);
     assert!(out.status.success(), "{}", show(&out));
     let anns: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -441,13 +468,21 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
         let out = ls.run(&["--now", now, "digest", "--send"]);
         assert!(out.status.success(), "{}\n{}", show(&out), pf.log());
     }
-    let said = text(&ls.run(&["--now", "2026-11-20T09:00:00+08:00", "digest", "--send"]).stdout);
+    let said = text(
+        &ls.run(&["--now", "2026-11-20T09:00:00+08:00", "digest", "--send"])
+            .stdout,
+    );
     for who in [ANN, BOB, BOSS] {
-        assert!(said.contains(&format!("was already sent to {who}")), "{said}");
+        assert!(
+            said.contains(&format!("was already sent to {who}")),
+            "{said}"
+        );
     }
     let digest_of = |who: &str| {
         let raws = wait_for_inbox(&d, who, 1, &pf);
-        let m = MessageParser::default().parse(&raws[0]).expect("digest parses");
+        let m = MessageParser::default()
+            .parse(&raws[0])
+            .expect("digest parses");
         (
             m.message_id().expect("Message-ID").to_string(),
             m.body_text(0).expect("text part").into_owned(),
@@ -459,17 +494,33 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
     let (_, boss_text, boss_subject) = digest_of(BOSS);
     assert_ne!(ann_id, bob_id);
     // Ann: her lead and the unowned hot one; not Bob's, not the manager-only nurture and drop.
-    assert_eq!(ann_subject, "leadsift: 2 to answer, 0 to follow up — Fri 20 Nov");
-    for s in ["acme-pumps.example", "kaira-trading.example", "nobody yet: yours to take"] {
+    assert_eq!(
+        ann_subject,
+        "leadsift: 2 to answer, 0 to follow up — Fri 20 Nov"
+    );
+    for s in [
+        "acme-pumps.example",
+        "kaira-trading.example",
+        "nobody yet: yours to take",
+    ] {
         assert!(ann_text.contains(s), "{s} missing in Ann's:\n{ann_text}");
     }
-    for s in ["nordic-valves.example", "rankrise.example", "bob.garden@gmail.com"] {
+    for s in [
+        "nordic-valves.example",
+        "rankrise.example",
+        "bob.garden@gmail.com",
+    ] {
         assert!(!ann_text.contains(s), "{s} in Ann's:\n{ann_text}");
     }
-    assert!(bob_text.contains("nordic-valves.example") && bob_text.contains("kaira-trading.example"));
+    assert!(
+        bob_text.contains("nordic-valves.example") && bob_text.contains("kaira-trading.example")
+    );
     assert!(!bob_text.contains("acme-pumps.example"), "{bob_text}");
     // The manager: everyone's, with the owners.
-    assert_eq!(boss_subject, "leadsift: 3 to answer, 0 to follow up — Fri 20 Nov");
+    assert_eq!(
+        boss_subject,
+        "leadsift: 3 to answer, 0 to follow up — Fri 20 Nov"
+    );
     for s in [
         "acme-pumps.example",
         "nordic-valves.example",
@@ -479,7 +530,10 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
         &format!("owner: {ANN}"),
         &format!("owner: {BOB}"),
     ] {
-        assert!(boss_text.contains(s), "{s} missing in the manager's:\n{boss_text}");
+        assert!(
+            boss_text.contains(s),
+            "{s} missing in the manager's:\n{boss_text}"
+        );
     }
     std::thread::sleep(Duration::from_millis(500));
     for who in [ANN, BOB, BOSS] {
@@ -497,7 +551,13 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
     // Ann answers her digest; the same lines sent as an answer to Bob's digest are refused.
     let body = "hot bob.garden@gmail.com\nowner kaira-trading.example ann\n\nOn Fri, 20 Nov 2026 at 08:00, leadsift <leadsift@example.test> wrote:\n> ...\n";
     smtp_deliver_reply(&pf, "reply-ann@example.test", ANN, &ann_id, body);
-    smtp_deliver_reply(&pf, "reply-ann-to-bobs@example.test", ANN, &bob_id, &body.replace("hot bob", "drop bob"));
+    smtp_deliver_reply(
+        &pf,
+        "reply-ann-to-bobs@example.test",
+        ANN,
+        &bob_id,
+        &body.replace("hot bob", "drop bob"),
+    );
     wait_for_messages(&d, 2, &pf);
     let out = ls.run(&["--now", "2026-11-20T09:00:00+08:00", "sync", "--once"]);
     assert!(out.status.success(), "{}\n{}", show(&out), pf.log());
@@ -506,12 +566,22 @@ fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_on
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     );
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("reply-ann-to-bobs@example.test", "ignored"));
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        ("reply-ann-to-bobs@example.test", "ignored")
+    );
     assert!(
-        rows[0].2.as_deref().unwrap_or("").contains("not the recipient of the digest"),
+        rows[0]
+            .2
+            .as_deref()
+            .unwrap_or("")
+            .contains("not the recipient of the digest"),
         "{rows:?}"
     );
-    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("reply-ann@example.test", "applied"));
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str()),
+        ("reply-ann@example.test", "applied")
+    );
     let leads = run::Leadsift::leads_json(&ls, Some("2026-11-20T09:00:00+08:00"));
     let bob = run::lead(&leads, "bob.garden@gmail.com");
     assert_eq!(bob["class"], "hot", "{bob:#}");

@@ -198,19 +198,58 @@ fn the_first_entry_is_a_hot_lead_waiting_on_us_in_any_script() {
         date: date.into(),
         subject: subject.into(),
         body: subject.into(),
-        signals: if hot { seed::strong_inquiry("") } else { vec![] },
+        // Nobody said who decides: the next question is about authority, in the buyer's language.
+        signals: if hot {
+            let mut s = seed::strong_inquiry("");
+            s.remove(4);
+            // The buyer's own words are in their language, as in real mail.
+            for sig in &mut s {
+                sig.evidence = subject.to_string();
+            }
+            s
+        } else {
+            vec![]
+        },
         deal: hot.then_some(24_000.0),
     };
     let seeds = vec![
         // The oldest waiting entries are a nurture lead and a drop: they must not come first.
-        lead("old-1@gmail.com", "Old <old.buyer@gmail.com>", "Mon, 02 Nov 2026 09:00:00 +0000", "price list please", false),
-        lead("zh-1@huaxin-pumps.example", "王伟 <wang@huaxin-pumps.example>", "Thu, 19 Nov 2026 09:00:00 +0800", "询价：400台潜水泵，12月20日前交货", true),
-        lead("ar-1@gulf-water.example", "أحمد <ahmed@gulf-water.example>", "Thu, 19 Nov 2026 08:00:00 +0300", "طلب عرض سعر: 400 مضخة غاطسة", true),
-        lead("ru-1@volga-nasos.example", "Иван <ivan@volga-nasos.example>", "Thu, 19 Nov 2026 08:00:00 +0300", "Запрос цены: 400 шт. погружных насосов", true),
+        lead(
+            "old-1@gmail.com",
+            "Old <old.buyer@gmail.com>",
+            "Mon, 02 Nov 2026 09:00:00 +0000",
+            "price list please",
+            false,
+        ),
+        lead(
+            "zh-1@huaxin-pumps.example",
+            "王伟 <wang@huaxin-pumps.example>",
+            "Thu, 19 Nov 2026 09:00:00 +0800",
+            "询价：400台潜水泵，12月20日前交货",
+            true,
+        ),
+        lead(
+            "ar-1@gulf-water.example",
+            "أحمد <ahmed@gulf-water.example>",
+            "Thu, 19 Nov 2026 08:00:00 +0300",
+            "طلب عرض سعر: 400 مضخة غاطسة",
+            true,
+        ),
+        lead(
+            "ru-1@volga-nasos.example",
+            "Иван <ivan@volga-nasos.example>",
+            "Thu, 19 Nov 2026 08:00:00 +0300",
+            "Запрос цены: 400 шт. погружных насосов",
+            true,
+        ),
     ];
     seed::store(&settings, &seeds);
     let out = ls.run(&["--now", seed::NOW, "digest", "--print", "--html"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = String::from_utf8(out.stdout).expect("UTF-8");
     // From the HTML: the first lead entry is hot and waiting on us.
     let first = html
@@ -222,6 +261,13 @@ fn the_first_entry_is_a_hot_lead_waiting_on_us_in_any_script() {
         attrs.contains("data-class=\"hot\"") && attrs.contains("data-waiting=\"yes\""),
         "first entry: {attrs}"
     );
+    for q in [
+        "请问贵司这次采购由谁来决定？",
+        "من يتخذ قرار الشراء في شركتكم؟",
+        "Кто в вашей компании принимает решение об этой закупке?",
+    ] {
+        assert!(html.contains(q), "next question {q} missing:\n{html}");
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let page = dir.path().join("digest-scripts.html");
     std::fs::write(&page, &html).expect("page");
@@ -244,7 +290,11 @@ fn the_first_entry_is_a_hot_lead_waiting_on_us_in_any_script() {
         ],
     );
     let bytes = std::fs::read(&png).expect("screenshot written");
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} bytes", bytes.len());
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
+    );
     std::fs::copy(&page, artifacts_dir().join("digest-scripts.html")).expect("copy html artifact");
     eprintln!("screenshot: {}", png.display());
 }
@@ -424,7 +474,15 @@ fn bench_render_10000_leads_per_recipient_for_a_team_of_10() {
     let previous: Snapshot = reports
         .iter()
         .take(9_500)
-        .map(|r| (r.lead.clone(), SnapshotEntry { class: r.class, score: r.score }))
+        .map(|r| {
+            (
+                r.lead.clone(),
+                SnapshotEntry {
+                    class: r.class,
+                    score: r.score,
+                },
+            )
+        })
         .collect();
     let questions = leadsift::digest::questions::Questions::builtin().expect("questions");
     let day = |s: &str| s.parse::<NaiveDate>().expect("day");
@@ -469,7 +527,10 @@ fn bench_render_10000_leads_per_recipient_for_a_team_of_10() {
         worst.as_secs_f64() * 1000.0,
         total.as_secs_f64() * 1000.0
     );
-    assert!(worst < Duration::from_secs(1), "goal: ≤ 1 s per recipient, took {worst:?}");
+    assert!(
+        worst < Duration::from_secs(1),
+        "goal: ≤ 1 s per recipient, took {worst:?}"
+    );
 }
 
 /// End to end from a store: 10,000 leads (one inquiry each) scored from the database and the

@@ -280,7 +280,10 @@ mod tests {
             let distinct: BTreeSet<&String> = l.questions.iter().collect();
             assert_eq!(distinct.len(), 4, "{lang}");
             if l.script.is_none() {
-                assert!(!l.words.is_empty(), "{lang}: Latin script needs common words");
+                assert!(
+                    !l.words.is_empty(),
+                    "{lang}: Latin script needs common words"
+                );
             }
         }
         assert_eq!(q.languages().count(), SUPPORTED.len());
@@ -390,7 +393,9 @@ mod tests {
         // Everything answered: no question.
         assert_eq!(q.next_question(&report("x", &[], [4, 5, 4, 4])), None);
         // In the buyer's language.
-        let zh = q.next_question(&report("询价 工矿灯", &[], [2, 4, 4, 4])).unwrap();
+        let zh = q
+            .next_question(&report("询价 工矿灯", &[], [2, 4, 4, 4]))
+            .unwrap();
         assert_eq!((zh.dimension, zh.lang.as_str()), ("need", "zh"));
         assert!(zh.text.contains("数量"));
     }

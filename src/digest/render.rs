@@ -953,7 +953,6 @@ mod tests {
         }
     }
 
-
     fn sent(date: &str, subject: &str) -> LeadTeam {
         LeadTeam {
             owner: None,
@@ -1013,10 +1012,16 @@ mod tests {
         let mut i = input(&reports);
         i.team = &team;
         let r = render(&i).unwrap();
-        assert_eq!(r.subject, "leadsift: 3 to answer, 1 to follow up — Fri 20 Nov");
+        assert_eq!(
+            r.subject,
+            "leadsift: 3 to answer, 1 to follow up — Fri 20 Nov"
+        );
         let text = &r.text;
         // Section order.
-        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} missing:\n{text}"));
+        let at = |s: &str| {
+            text.find(s)
+                .unwrap_or_else(|| panic!("{s} missing:\n{text}"))
+        };
         assert!(at("== Answer today (3) ==") < at("== Follow up (1) =="));
         assert!(at("== Follow up (1) ==") < at("== New and moved =="));
         assert!(at("== New and moved ==") < at("== Nurture (2) =="));
@@ -1024,10 +1029,18 @@ mod tests {
         // Answer today: hot by score (acme 82, second-hot 70), then the nurture lead above 50;
         // the old nurture lead (40) and the waiting drop are not there.
         let answer = &text[at("== Answer today")..at("== Follow up")];
-        let order: Vec<usize> = ["1. acme.example", "2. second-hot.example", "3. good-nurture.example"]
-            .iter()
-            .map(|s| answer.find(s).unwrap_or_else(|| panic!("{s} missing:\n{answer}")))
-            .collect();
+        let order: Vec<usize> = [
+            "1. acme.example",
+            "2. second-hot.example",
+            "3. good-nurture.example",
+        ]
+        .iter()
+        .map(|s| {
+            answer
+                .find(s)
+                .unwrap_or_else(|| panic!("{s} missing:\n{answer}"))
+        })
+        .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{answer}");
         assert!(!answer.contains("old-nurture.example") && !answer.contains("spam.example"));
         // Each entry: who, what they ask for, the quote, hours waited, the next question.
@@ -1046,9 +1059,17 @@ mod tests {
         let follow = &text[at("== Follow up")..at("== New and moved")];
         assert!(follow.contains("silent-hot.example"), "{follow}");
         assert!(follow.contains("silent 4 working days"), "{follow}");
-        assert!(follow.contains("we last sent: Mon 16 Nov 09:00 by ann@ourco.example: “Re: RFQ cables — our offer”"), "{follow}");
+        assert!(
+            follow.contains(
+                "we last sent: Mon 16 Nov 09:00 by ann@ourco.example: “Re: RFQ cables — our offer”"
+            ),
+            "{follow}"
+        );
         assert!(!follow.contains("recent-hot.example 1"), "{follow}");
-        assert!(follow.contains("1 more hot lead answered recently"), "{follow}");
+        assert!(
+            follow.contains("1 more hot lead answered recently"),
+            "{follow}"
+        );
         // HTML: the same order, and the first lead entry is a hot lead waiting on us.
         let h = &r.html;
         let hat = |s: &str| h.find(s).unwrap_or_else(|| panic!("{s} missing"));
@@ -1074,12 +1095,24 @@ mod tests {
         i.options.answer_nurture_above = 30;
         i.options.follow_up_after_days = 2;
         let r = render(&i).unwrap();
-        assert_eq!(r.subject, "leadsift: 4 to answer, 2 to follow up — Fri 20 Nov");
+        assert_eq!(
+            r.subject,
+            "leadsift: 4 to answer, 2 to follow up — Fri 20 Nov"
+        );
         i.options.answer_nurture_above = 60;
         i.options.nurture_top = 1;
         let r = render(&i).unwrap();
-        assert!(r.subject.starts_with("leadsift: 2 to answer"), "{}", r.subject);
-        assert!(r.text.contains("... and 1 more: leadsift leads --class nurture"), "{}", r.text);
+        assert!(
+            r.subject.starts_with("leadsift: 2 to answer"),
+            "{}",
+            r.subject
+        );
+        assert!(
+            r.text
+                .contains("... and 1 more: leadsift leads --class nurture"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]
@@ -1100,12 +1133,27 @@ mod tests {
         // Unowned hot: in; unowned nurture and drop: only the manager's.
         assert!(r.text.contains("silent-hot.example"));
         assert!(!r.text.contains("old-nurture.example") && !r.text.contains("spam.example"));
-        assert!(r.text.contains("for ann@ourco.example: your leads"), "{}", r.text);
-        assert!(r.snapshot.contains_key("acme.example") && !r.snapshot.contains_key("second-hot.example"));
-        assert_eq!(r.subject, "leadsift: 1 to answer, 1 to follow up — Fri 20 Nov");
+        assert!(
+            r.text.contains("for ann@ourco.example: your leads"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.snapshot.contains_key("acme.example")
+                && !r.snapshot.contains_key("second-hot.example")
+        );
+        assert_eq!(
+            r.subject,
+            "leadsift: 1 to answer, 1 to follow up — Fri 20 Nov"
+        );
         i.recipient = Some(&boss);
         let r = render(&i).unwrap();
-        for l in ["acme.example", "second-hot.example", "old-nurture.example", "spam.example"] {
+        for l in [
+            "acme.example",
+            "second-hot.example",
+            "old-nurture.example",
+            "spam.example",
+        ] {
             assert!(r.text.contains(l), "{l}");
         }
         assert!(r.text.contains("owner: bob@ourco.example"), "{}", r.text);

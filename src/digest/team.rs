@@ -176,7 +176,10 @@ mod tests {
             last_colleague: Some(("ann@ourco.example".into(), utc("2026-11-18T09:00:00Z"))),
             account: Some("sales".into()),
         };
-        assert_eq!(owner(Some(&act), None, &acct).unwrap().address, "ann@ourco.example");
+        assert_eq!(
+            owner(Some(&act), None, &acct).unwrap().address,
+            "ann@ourco.example"
+        );
         let mut a = Assignment {
             owner: "bob@ourco.example".into(),
             source: AssignmentSource::DigestReply,
@@ -189,13 +192,19 @@ mod tests {
         assert!(o.how.contains("digest reply"), "{}", o.how);
         // Ann writes again after the reassignment: she has taken it back.
         a.at = utc("2026-11-17T09:00:00Z");
-        assert_eq!(owner(Some(&act), Some(&a), &acct).unwrap().address, "ann@ourco.example");
+        assert_eq!(
+            owner(Some(&act), Some(&a), &acct).unwrap().address,
+            "ann@ourco.example"
+        );
         // Nobody wrote: the account's owner, else nobody.
         let fresh = Activity {
             account: Some("sales".into()),
             ..Activity::default()
         };
-        assert_eq!(owner(Some(&fresh), None, &acct).unwrap().address, "carl@ourco.example");
+        assert_eq!(
+            owner(Some(&fresh), None, &acct).unwrap().address,
+            "carl@ourco.example"
+        );
         let elsewhere = Activity {
             account: Some("info".into()),
             ..Activity::default()
@@ -206,7 +215,11 @@ mod tests {
 
     #[test]
     fn people_by_address_or_unique_local_part() {
-        let known = ["ann@ourco.example", "bob@ourco.example", "ann@other.example"];
+        let known = [
+            "ann@ourco.example",
+            "bob@ourco.example",
+            "ann@other.example",
+        ];
         assert_eq!(
             resolve_person("Bob", known).as_deref(),
             Some("bob@ourco.example")

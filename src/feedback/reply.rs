@@ -172,8 +172,7 @@ fn person_shape(word: &str) -> Option<String> {
     }
     let ok = !w.is_empty()
         && w.chars().count() <= 64
-        && w
-            .chars()
+        && w.chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
     ok.then(|| w.to_lowercase())
 }

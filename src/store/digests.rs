@@ -353,7 +353,10 @@ mod tests {
         assert!(!s.claim_digest(id, now, lease).unwrap(), "lease is held");
         s.mark_digest_failed(id, "connection refused").unwrap();
         assert!(s.claim_digest(id, now, lease).unwrap());
-        assert_eq!(s.last_handled_digest_day("sales@ourco.example").unwrap(), None);
+        assert_eq!(
+            s.last_handled_digest_day("sales@ourco.example").unwrap(),
+            None
+        );
         s.mark_digest_sent(id, now).unwrap();
         assert!(!s.claim_digest(id, now, lease).unwrap(), "sent is final");
         let row = s
@@ -368,11 +371,17 @@ mod tests {
         bobs.token = Some("bob".into());
         assert!(s.insert_digest(&bobs, now).unwrap().is_some());
         assert_eq!(s.insert_digest(&bobs, now).unwrap(), None);
-        assert_eq!(s.last_handled_digest_day("bob@ourco.example").unwrap(), None);
+        assert_eq!(
+            s.last_handled_digest_day("bob@ourco.example").unwrap(),
+            None
+        );
         assert_eq!(row.status, DigestStatus::Sent);
         assert_eq!(row.attempts, 2);
         assert_eq!(row.envelope_to, ["sales@ourco.example"]);
-        assert_eq!(s.last_handled_digest_day("sales@ourco.example").unwrap(), row.day.into());
+        assert_eq!(
+            s.last_handled_digest_day("sales@ourco.example").unwrap(),
+            row.day.into()
+        );
         let (d, snap) = s
             .snapshot_before("2026-11-21".parse().unwrap(), "sales@ourco.example")
             .unwrap()

@@ -103,7 +103,9 @@ impl Store {
                 Ok(a) => {
                     out.insert(lead, a);
                 }
-                Err(e) => tracing::warn!(lead = %lead, "skipping an unreadable owner assignment: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(lead = %lead, "skipping an unreadable owner assignment: {e:#}")
+                }
             }
         }
         Ok(out)
@@ -136,7 +138,8 @@ impl Store {
         let mut out = HashMap::with_capacity(leads.len());
         for lead in leads {
             let act = activity.get(lead.as_str());
-            let owner = crate::digest::team::owner(act, assigned.get(lead.as_str()), &account_owner);
+            let owner =
+                crate::digest::team::owner(act, assigned.get(lead.as_str()), &account_owner);
             out.insert(
                 lead.clone(),
                 LeadTeam {
@@ -177,8 +180,7 @@ mod tests {
             let raw = format!(
                 "Message-ID: <{id}>\r\nFrom: {from}\r\nTo: {to}\r\nDate: {date}\r\nSubject: s {id}\r\n\r\nWe need 400 pcs.\r\n"
             );
-            let parsed =
-                crate::parse::parse(raw.as_bytes(), now.fixed_offset(), false).unwrap();
+            let parsed = crate::parse::parse(raw.as_bytes(), now.fixed_offset(), false).unwrap();
             Item::Message(Box::new(NewMessage {
                 extraction: settings.extractor.extract(&parsed),
                 parsed,
@@ -188,17 +190,48 @@ mod tests {
             }))
         };
         let items = vec![
-            msg("a1@acme.example", "li@acme.example", "sales@ourco.example", "Mon, 16 Nov 2026 09:00:00 +0000", Direction::In, 1),
-            msg("o1@ourco.example", "ann@ourco.example", "li@acme.example", "Tue, 17 Nov 2026 09:00:00 +0000", Direction::Out, 2),
-            msg("a2@acme.example", "li@acme.example", "ann@ourco.example", "Wed, 18 Nov 2026 09:00:00 +0000", Direction::In, 3),
-            msg("b1@beta.example", "jo@beta.example", "sales@ourco.example", "Wed, 18 Nov 2026 09:00:00 +0000", Direction::In, 4),
+            msg(
+                "a1@acme.example",
+                "li@acme.example",
+                "sales@ourco.example",
+                "Mon, 16 Nov 2026 09:00:00 +0000",
+                Direction::In,
+                1,
+            ),
+            msg(
+                "o1@ourco.example",
+                "ann@ourco.example",
+                "li@acme.example",
+                "Tue, 17 Nov 2026 09:00:00 +0000",
+                Direction::Out,
+                2,
+            ),
+            msg(
+                "a2@acme.example",
+                "li@acme.example",
+                "ann@ourco.example",
+                "Wed, 18 Nov 2026 09:00:00 +0000",
+                Direction::In,
+                3,
+            ),
+            msg(
+                "b1@beta.example",
+                "jo@beta.example",
+                "sales@ourco.example",
+                "Wed, 18 Nov 2026 09:00:00 +0000",
+                Direction::In,
+                4,
+            ),
         ];
         store.store_batch(None, &items, now).unwrap();
         store.refresh_leads(&settings, now).unwrap();
         let team = store.team_view(&settings).unwrap();
         let acme = &team["acme.example"];
         assert_eq!(acme.owner.as_ref().unwrap().address, "ann@ourco.example");
-        assert_eq!(acme.last_sent.as_ref().unwrap().subject, "s o1@ourco.example");
+        assert_eq!(
+            acme.last_sent.as_ref().unwrap().subject,
+            "s o1@ourco.example"
+        );
         // Nobody of us wrote to beta yet: the account's default owner.
         let beta = team["beta.example"].owner.clone().unwrap();
         assert_eq!(beta.address, "carl@ourco.example");

@@ -397,6 +397,42 @@ mod tests {
     }
 
     #[test]
+    fn migration_6_gives_old_digests_their_recipient() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &crate::store::migrations::MIGRATIONS[..5] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 5).unwrap();
+        tx.commit().unwrap();
+        for (day, to) in [
+            ("2026-11-19", "[\"Sales@OurCo.example\"]"),
+            ("2026-11-18", "[\"a@ourco.example\",\"b@ourco.example\"]"),
+        ] {
+            conn.execute(
+                "INSERT INTO digests (day, status, content_hash, subject, envelope_to, snapshot, created_at) VALUES (?1, 'sent', 'h', 's', ?2, '{}', 'now')",
+                params![day, to],
+            )
+            .unwrap();
+        }
+        crate::store::migrations::migrate(&mut conn).unwrap();
+        let got: Vec<(String, String)> = conn
+            .prepare("SELECT day, recipient FROM digests ORDER BY day")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            got,
+            [
+                ("2026-11-18".to_string(), String::new()),
+                ("2026-11-19".to_string(), "sales@ourco.example".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn week_before_prefers_seven_days_back() {
         let mut s = Store::open_in_memory().unwrap();
         let now = Utc::now();

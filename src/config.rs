@@ -681,6 +681,60 @@ mod tests {
     }
 
     #[test]
+    fn digest_recipients_scopes_and_account_owner() {
+        let s = load(&format!(
+            "{BASE}[[account]]\nname = \"s\"\nhost = \"localhost\"\ntls = \"plaintext\"\nusername = \"u\"\npassword_command = \"echo x\"\nowner = \"Ann@OurCo.example\"\n[digest]\nto = [\"Boss <boss@ourco.example>\"]\nfollow_up_after_days = 5\n[[digest.recipient]]\naddress = \"Ann <Ann@OurCo.example>\"\n[[digest.recipient]]\naddress = \"lead@ourco.example\"\nscope = \"all\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.accounts[0].owner.as_deref(), Some("ann@ourco.example"));
+        let d = s.digest.unwrap();
+        let r: Vec<(&str, &str, Scope)> = d
+            .recipients
+            .iter()
+            .map(|r| (r.mailbox.as_str(), r.address.as_str(), r.scope))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                (
+                    "Boss <boss@ourco.example>",
+                    "boss@ourco.example",
+                    Scope::All
+                ),
+                ("Ann <Ann@OurCo.example>", "ann@ourco.example", Scope::Own),
+                ("lead@ourco.example", "lead@ourco.example", Scope::All),
+            ]
+        );
+        assert_eq!(
+            (
+                d.follow_up_after_days,
+                d.answer_nurture_above,
+                d.nurture_top
+            ),
+            (5, 50, 10)
+        );
+        for (bad, needle) in [
+            ("[digest]\n", "at least one recipient"),
+            ("[digest]\n[[digest.recipient]]\naddress = \"x\"\n", "#1"),
+            (
+                "[digest]\n[[digest.recipient]]\naddress = \"a@b.example\"\nscope = \"team\"\n",
+                "team",
+            ),
+            (
+                "[digest]\nto = [\"a@b.example\"]\n[[digest.recipient]]\naddress = \"A@b.example\"\n",
+                "named twice",
+            ),
+            (
+                "[digest]\nto = [\"a@b.example\"]\nanswer_nurture_above = 120\n",
+                "answer_nurture_above",
+            ),
+        ] {
+            let err = load(&format!("{BASE}{bad}")).unwrap_err().to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn me_domains_match_subdomains() {
         let s = load(&format!(
             "{BASE}[me]\naddresses = [\"Sales@OurCo.example\"]\ndomains = [\"ourco.example\"]\n"

@@ -62,6 +62,9 @@ pub enum Command {
     Leads {
         #[arg(long, value_parser = ["hot", "nurture", "drop"])]
         class: Option<String>,
+        /// Only the leads this colleague owns (`none`: the leads nobody owns yet)
+        #[arg(long, value_name = "ADDRESS")]
+        owner: Option<String>,
         #[arg(long, conflicts_with = "csv")]
         json: bool,
         #[arg(long)]
@@ -91,6 +94,10 @@ pub enum Command {
         /// With --print: the HTML part instead of the text
         #[arg(long, requires = "print")]
         html: bool,
+        /// With --print: the digest of this recipient (their own leads, or everyone's for a
+        /// recipient with scope "all") [default: everyone's leads, owners shown]
+        #[arg(long = "for", value_name = "ADDRESS", requires = "print")]
+        for_address: Option<String>,
         /// Send today's digest now, unless it was already sent today
         #[arg(long)]
         send: bool,
@@ -103,7 +110,8 @@ pub enum Command {
         /// The lead (as `leads` lists it) or any contact's address
         lead: String,
         /// hot, nurture, drop, auto (back to automatic), +need/+budget/+authority/+timeline
-        /// (confirm; -budget withdraws), scam, not-scam, clear-risk
+        /// (confirm; -budget withdraws), scam, not-scam, clear-risk, owner:ADDRESS (give the
+        /// lead to a colleague)
         #[arg(allow_hyphen_values = true)]
         label: String,
         /// Who is correcting [default: $SUDO_USER, then $USER]
@@ -433,14 +441,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             crate::extract::cli::print(&s, &raw, now, *json, &mut out)?;
         }
-        Command::Leads { class, json, csv } => {
+        Command::Leads {
+            class,
+            owner,
+            json,
+            csv,
+        } => {
             let s = load(&cli)?;
             let store = open_store(&s)?;
             let mut reports = store.compute_reports(&s, now)?;
+            let team = store.team_view(&s)?;
+            let owner_of = |lead: &str| {
+                team.get(lead)
+                    .and_then(|t| t.owner.as_ref())
+                    .map(|o| o.address.clone())
+            };
             if let Some(c) = class.as_deref().and_then(crate::score::Class::parse) {
                 reports.retain(|r| r.class == c);
             }
-            print_leads(&reports, *json, *csv, &mut out)?;
+            if let Some(o) = owner.as_deref() {
+                let want = crate::feedback::reply::recipient_address(o);
+                if want == "none" {
+                    reports.retain(|r| owner_of(&r.lead).is_none());
+                } else {
+                    reports.retain(|r| owner_of(&r.lead).as_deref() == Some(want.as_str()));
+                }
+            }
+            print_leads(&reports, &owner_of, *json, *csv, &mut out)?;
         }
         Command::Explain { lead, json } => {
             let s = load(&cli)?;
@@ -453,11 +480,40 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             else {
                 bail!("no lead {lead:?} (try `leadsift leads` for the names)");
             };
+            let team = store.team_view(&s)?;
+            let owner = team.get(&r.lead).and_then(|t| t.owner.clone());
+            let questions = crate::digest::questions::Questions::load(s.patterns_dir.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            let question = questions.next_question(r);
             if *json {
-                serde_json::to_writer_pretty(&mut out, r)?;
+                let mut doc = serde_json::to_value(r)?;
+                if let Some(o) = doc.as_object_mut() {
+                    o.insert("owner".into(), serde_json::to_value(&owner)?);
+                    o.insert("next_question".into(), serde_json::to_value(&question)?);
+                }
+                serde_json::to_writer_pretty(&mut out, &doc)?;
                 writeln!(out)?;
             } else {
                 write!(out, "{}", crate::score::render::explain_text(r))?;
+                match &owner {
+                    Some(o) => writeln!(out, "owner: {} ({})", o.address, o.how)?,
+                    None => writeln!(
+                        out,
+                        "owner: nobody yet (`leadsift tag {} owner:ADDRESS` gives it to a colleague)",
+                        r.lead
+                    )?,
+                }
+                match &question {
+                    Some(q) => writeln!(
+                        out,
+                        "next question ({}, in {}): {}",
+                        q.dimension, q.lang, q.text
+                    )?,
+                    None => writeln!(
+                        out,
+                        "next question: none (need, budget, authority and timeline are answered)"
+                    )?,
+                }
             }
         }
         Command::Rescore { extract } => {
@@ -471,16 +527,32 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "rescored {n} lead(s)")?;
         }
         Command::Digest {
-            print, html, force, ..
+            print,
+            html,
+            for_address,
+            force,
+            ..
         } => {
             let s = load(&cli)?;
             let mut store = open_store(&s)?;
             if *print {
-                crate::digest::print(&store, &s, now, *html, &mut out)?;
+                crate::digest::print(&store, &s, now, *html, for_address.as_deref(), &mut out)?;
             } else {
-                let outcome =
+                let results =
                     runtime()?.block_on(crate::digest::send_today(&s, &mut store, now, *force))?;
-                writeln!(out, "{}", crate::digest::describe(&outcome))?;
+                let mut failed = false;
+                for r in results {
+                    match r {
+                        Ok(outcome) => writeln!(out, "{}", crate::digest::describe(&outcome))?,
+                        Err(e) => {
+                            failed = true;
+                            eprintln!("leadsift: error: {e}");
+                        }
+                    }
+                }
+                if failed {
+                    return Ok(ExitCode::FAILURE);
+                }
             }
         }
         Command::Tag {
@@ -491,20 +563,53 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let s = load(&cli)?;
             let mut store = open_store(&s)?;
-            let Some(parsed) = crate::feedback::Label::parse(label) else {
-                bail!(
-                    "{label:?} is not a label: use hot, nurture, drop, auto, +need, +budget, +authority, +timeline (-… withdraws), scam, not-scam or clear-risk"
-                );
-            };
-            let Some(key) = store.resolve_lead(lead, &s)? else {
-                bail!("no lead {lead:?} (try `leadsift leads` for the names)");
-            };
             let person = by
                 .clone()
                 .or_else(|| std::env::var("SUDO_USER").ok())
                 .or_else(|| std::env::var("USER").ok())
                 .filter(|p| !p.trim().is_empty())
                 .unwrap_or_else(|| "command line".into());
+            if let Some(who) = label
+                .strip_prefix("owner:")
+                .or_else(|| label.strip_prefix("OWNER:"))
+            {
+                let Some(key) = store.resolve_lead(lead, &s)? else {
+                    bail!("no lead {lead:?} (try `leadsift leads` for the names)");
+                };
+                let known: Vec<&str> =
+                    s.me.addresses
+                        .iter()
+                        .map(String::as_str)
+                        .chain(
+                            s.digest
+                                .iter()
+                                .flat_map(|d| d.recipients.iter().map(|r| r.address.as_str())),
+                        )
+                        .collect();
+                let Some(owner) = crate::digest::team::resolve_person(who, known) else {
+                    bail!(
+                        "owner:{who}: not an email address, nor the name of exactly one colleague in [me] addresses or the digest's recipients"
+                    );
+                };
+                store.assign_owners(&[crate::digest::team::NewAssignment {
+                    lead: key.clone(),
+                    owner: owner.clone(),
+                    source: crate::digest::team::AssignmentSource::Cli,
+                    message_id: None,
+                    person,
+                    at: now,
+                }])?;
+                writeln!(out, "{key}: owner set to {owner}")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(parsed) = crate::feedback::Label::parse(label) else {
+                bail!(
+                    "{label:?} is not a label: use hot, nurture, drop, auto, +need, +budget, +authority, +timeline (-… withdraws), scam, not-scam, clear-risk or owner:ADDRESS"
+                );
+            };
+            let Some(key) = store.resolve_lead(lead, &s)? else {
+                bail!("no lead {lead:?} (try `leadsift leads` for the names)");
+            };
             store.add_corrections(&[crate::feedback::NewCorrection {
                 lead: key.clone(),
                 label: parsed,
@@ -591,17 +696,27 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn print_leads(
     reports: &[crate::score::LeadReport],
+    owner_of: &dyn Fn(&str) -> Option<String>,
     json: bool,
     csv: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     use crate::score::render;
     if json {
-        let doc: Vec<serde_json::Value> = reports.iter().map(render::lead_json).collect();
+        let doc: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let mut v = render::lead_json(r);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("owner".into(), owner_of(&r.lead).into());
+                }
+                v
+            })
+            .collect();
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
     } else if csv {
-        write!(out, "{}", render::leads_csv(reports)?)?;
+        write!(out, "{}", render::leads_csv_with_owner(reports, owner_of)?)?;
     } else {
         write!(out, "{}", render::leads_table(reports))?;
     }

@@ -57,6 +57,8 @@ pub struct Account {
     pub folders: Vec<String>,
     pub sent_folder: Option<String>,
     pub backfill_days: u32,
+    /// Lower-cased address: owner of leads arriving here until a colleague writes to them.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,13 +122,60 @@ pub struct Smtp {
     pub from: String,
 }
 
+/// Which leads a digest recipient gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The leads they own, plus hot leads nobody owns yet.
+    Own,
+    /// Every lead, with its owner shown (a manager; the plain `to = [...]` list).
+    All,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Own => "own",
+            Scope::All => "all",
+        }
+    }
+}
+
+/// One person who gets a digest of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// As written (`Ann <ann@ourco.example>` or `ann@ourco.example`): the To header.
+    pub mailbox: String,
+    /// The bare address, lower-cased: the ledger key and who may reply.
+    pub address: String,
+    pub scope: Scope,
+}
+
+impl Recipient {
+    /// A recipient from a mailbox string; None when it is not one.
+    pub fn new(mailbox: &str, scope: Scope) -> Option<Recipient> {
+        let mb: lettre::message::Mailbox = mailbox.trim().parse().ok()?;
+        Some(Recipient {
+            mailbox: mailbox.trim().to_string(),
+            address: mb.email.to_string().to_lowercase(),
+            scope,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DigestSettings {
-    pub to: Vec<String>,
+    /// Everyone who gets a digest, each their own (at least one).
+    pub recipients: Vec<Recipient>,
     pub time: chrono::NaiveTime,
     pub timezone: chrono_tz::Tz,
     pub skip_if_empty: bool,
     pub weekly_review: Option<chrono::Weekday>,
+    /// Nurture leads waiting on us are in "Answer today" only with a score above this.
+    pub answer_nurture_above: u8,
+    /// Hot leads we answered go to "Follow up" after this many working days of buyer silence.
+    pub follow_up_after_days: u32,
+    /// How many nurture leads are listed (the rest counted).
+    pub nurture_top: usize,
 }
 
 #[derive(Clone)]
@@ -243,7 +292,7 @@ impl Settings {
         }
         if self.digest.is_some() && self.feedback.authserv_id.is_none() {
             notes.push(
-                "[feedback] authserv_id is not set: replies to the digest are checked for the digest's token and a sender in [digest] to, but not for DKIM/SPF; set it to your receiving server's Authentication-Results id (and have that server remove incoming headers that claim it)".to_string(),
+                "[feedback] authserv_id is not set: replies to the digest are checked for the digest's token and a sender it went to, but not for DKIM/SPF; set it to your receiving server's Authentication-Results id (and have that server remove incoming headers that claim it)".to_string(),
             );
         }
         notes
@@ -348,6 +397,16 @@ impl Settings {
                 folders: a.folders,
                 sent_folder: a.sent_folder,
                 backfill_days: a.backfill_days.unwrap_or(365),
+                owner: match a.owner.as_deref().map(str::trim) {
+                    None => None,
+                    Some(o) => Some(
+                        Recipient::new(o, Scope::Own)
+                            .map(|r| r.address)
+                            .ok_or_else(|| {
+                                invalid(format!("{label}: owner = {o:?} is not an email address"))
+                            })?,
+                    ),
+                },
             });
         }
 
@@ -514,15 +573,43 @@ impl Settings {
             None => None,
             Some(d) => {
                 let label = "[digest]";
-                if d.to.is_empty() {
+                let mut recipients: Vec<Recipient> = Vec::new();
+                for a in &d.to {
+                    let r = Recipient::new(a, Scope::All).ok_or_else(|| {
+                        invalid(format!("{label} to: {a:?} is not an email address"))
+                    })?;
+                    recipients.push(r);
+                }
+                for (i, r) in d.recipients.iter().enumerate() {
+                    let rl = format!("[[digest.recipient]] #{}", i + 1);
+                    let scope = match r.scope.as_str() {
+                        "own" => Scope::Own,
+                        "all" => Scope::All,
+                        other => {
+                            return Err(invalid(format!(
+                                "{rl}: scope = {other:?} is not \"own\" or \"all\""
+                            )));
+                        }
+                    };
+                    let r = Recipient::new(&r.address, scope).ok_or_else(|| {
+                        invalid(format!(
+                            "{rl}: address = {:?} is not an email address",
+                            r.address
+                        ))
+                    })?;
+                    recipients.push(r);
+                }
+                if recipients.is_empty() {
                     return Err(invalid(format!(
-                        "{label} `to` must name at least one address"
+                        "{label} needs at least one recipient: `to = [\"sales@ourco.example\"]` or a [[digest.recipient]] with `address`"
                     )));
                 }
-                for a in &d.to {
-                    if a.parse::<lettre::message::Mailbox>().is_err() {
+                let mut seen = BTreeSet::new();
+                for r in &recipients {
+                    if !seen.insert(r.address.clone()) {
                         return Err(invalid(format!(
-                            "{label} to: {a:?} is not an email address"
+                            "{label} {} is named twice (in `to` or [[digest.recipient]]): each person gets one digest",
+                            r.address
                         )));
                     }
                 }
@@ -543,12 +630,21 @@ impl Settings {
                         ))
                     })?),
                 };
+                let answer_nurture_above = d.answer_nurture_above.unwrap_or(50);
+                if answer_nurture_above > 100 {
+                    return Err(invalid(format!(
+                        "{label} answer_nurture_above = {answer_nurture_above} must be a score from 0 to 100"
+                    )));
+                }
                 Some(DigestSettings {
-                    to: d.to.iter().map(|a| a.trim().to_string()).collect(),
+                    recipients,
                     time,
                     timezone,
                     skip_if_empty: d.skip_if_empty,
                     weekly_review,
+                    answer_nurture_above,
+                    follow_up_after_days: d.follow_up_after_days.unwrap_or(3).clamp(1, 60),
+                    nurture_top: d.nurture_top.unwrap_or(10).min(1000),
                 })
             }
         };
@@ -686,6 +782,60 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn digest_recipients_scopes_and_account_owner() {
+        let s = load(&format!(
+            "{BASE}[[account]]\nname = \"s\"\nhost = \"localhost\"\ntls = \"plaintext\"\nusername = \"u\"\npassword_command = \"echo x\"\nowner = \"Ann@OurCo.example\"\n[digest]\nto = [\"Boss <boss@ourco.example>\"]\nfollow_up_after_days = 5\n[[digest.recipient]]\naddress = \"Ann <Ann@OurCo.example>\"\n[[digest.recipient]]\naddress = \"lead@ourco.example\"\nscope = \"all\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.accounts[0].owner.as_deref(), Some("ann@ourco.example"));
+        let d = s.digest.unwrap();
+        let r: Vec<(&str, &str, Scope)> = d
+            .recipients
+            .iter()
+            .map(|r| (r.mailbox.as_str(), r.address.as_str(), r.scope))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                (
+                    "Boss <boss@ourco.example>",
+                    "boss@ourco.example",
+                    Scope::All
+                ),
+                ("Ann <Ann@OurCo.example>", "ann@ourco.example", Scope::Own),
+                ("lead@ourco.example", "lead@ourco.example", Scope::All),
+            ]
+        );
+        assert_eq!(
+            (
+                d.follow_up_after_days,
+                d.answer_nurture_above,
+                d.nurture_top
+            ),
+            (5, 50, 10)
+        );
+        for (bad, needle) in [
+            ("[digest]\n", "at least one recipient"),
+            ("[digest]\n[[digest.recipient]]\naddress = \"x\"\n", "#1"),
+            (
+                "[digest]\n[[digest.recipient]]\naddress = \"a@b.example\"\nscope = \"team\"\n",
+                "team",
+            ),
+            (
+                "[digest]\nto = [\"a@b.example\"]\n[[digest.recipient]]\naddress = \"A@b.example\"\n",
+                "named twice",
+            ),
+            (
+                "[digest]\nto = [\"a@b.example\"]\nanswer_nurture_above = 120\n",
+                "answer_nurture_above",
+            ),
+        ] {
+            let err = load(&format!("{BASE}{bad}")).unwrap_err().to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
     }
 
     #[test]

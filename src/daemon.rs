@@ -283,31 +283,41 @@ async fn digest_loop(shared: Arc<Shared>) {
         if settings.feedback.learning == crate::config::Learning::Auto {
             auto_learn(&mut store, &settings, now);
         }
-        match digest::send_today(&settings, &mut store, now, false).await {
-            Ok(outcome) => {
-                info!("{}", digest::describe(&outcome));
-                attempts = 0;
-                retry_at = None;
-            }
-            Err(e) => {
-                attempts += 1;
-                let wait = crate::digest::schedule::next_retry(attempts);
-                match &e {
-                    DigestError::Smtp { .. } | DigestError::Busy { .. } => {
-                        warn!(
-                            attempt = attempts,
+        let results = match digest::send_today(&settings, &mut store, now, false).await {
+            Ok(results) => results,
+            Err(e) => vec![Err(e)],
+        };
+        let mut failed = false;
+        for result in results {
+            match result {
+                Ok(outcome) => info!("{}", digest::describe(&outcome)),
+                Err(e) => {
+                    failed = true;
+                    let wait = crate::digest::schedule::next_retry(attempts + 1);
+                    match &e {
+                        DigestError::Smtp { .. } | DigestError::Busy { .. } => {
+                            warn!(
+                                attempt = attempts + 1,
+                                retry_in_secs = wait.as_secs(),
+                                "digest not sent: {e}"
+                            )
+                        }
+                        _ => error!(
+                            attempt = attempts + 1,
                             retry_in_secs = wait.as_secs(),
-                            "digest not sent: {e}"
-                        )
+                            "digest failed: {e}"
+                        ),
                     }
-                    _ => error!(
-                        attempt = attempts,
-                        retry_in_secs = wait.as_secs(),
-                        "digest failed: {e}"
-                    ),
                 }
-                retry_at = Some(Instant::now() + wait);
             }
+        }
+        // Recipients already served are not sent again by the retry (the ledger says so).
+        if failed {
+            attempts += 1;
+            retry_at = Some(Instant::now() + crate::digest::schedule::next_retry(attempts));
+        } else {
+            attempts = 0;
+            retry_at = None;
         }
     }
 }

@@ -1,8 +1,12 @@
-//! Stage 5: the morning digest — whom to chase today — mailed to the salespeople exactly once a
-//! day. [`render`] makes its content (pure), [`send`] builds and submits the message,
-//! [`schedule`] says when it is due; this module ties them to the store.
+//! Stage 5: the morning digest — whom to chase today — mailed to each salesperson exactly once a
+//! day. [`render`] makes its content (pure), [`team`] says who owns which lead and whose digest
+//! holds it, [`questions`] picks the next question to ask, [`send`] builds and submits the
+//! message, [`schedule`] says when it is due; this module ties them to the store.
 //!
-//! Exactly once: the day's digest (local day in the digest's zone, Message-ID, content hash,
+//! Every recipient gets a digest of their own (own leads, or everyone's for a manager), with its
+//! own Message-ID, so a reply is trusted only from the person whose digest it quotes.
+//!
+//! Exactly once, per recipient: the day's digest (local day in the digest's zone, Message-ID, content hash,
 //! snapshot and the exact bytes) is recorded *before* it is submitted and marked sent only after
 //! the SMTP server accepted it. A recorded but unsent digest is resubmitted byte for byte (same
 //! Message-ID) on the next attempt the same day; a sent one is never sent again that day unless
@@ -11,9 +15,11 @@
 //! and before the row was marked: the retry then sends a second copy with the same Message-ID,
 //! which mail clients show as one.
 
+pub mod questions;
 pub mod render;
 pub mod schedule;
 pub mod send;
+pub mod team;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,7 +29,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::config::{DigestSettings, Settings, Smtp};
+use crate::config::{DigestSettings, Recipient, Settings, Smtp};
 use crate::score::Class;
 use crate::store::Store;
 use crate::store::digests::{DigestRow, DigestStatus, NewDigest};
@@ -41,33 +47,69 @@ pub type Snapshot = BTreeMap<String, SnapshotEntry>;
 
 /// Settings for `digest --print` and the demo when the config has no `[digest]`.
 pub fn fallback_settings(timezone: chrono_tz::Tz) -> DigestSettings {
+    let o = render::Options::default();
     DigestSettings {
-        to: Vec::new(),
+        recipients: Vec::new(),
         time: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
         timezone,
         skip_if_empty: false,
         weekly_review: None,
+        answer_nurture_above: o.answer_nurture_above,
+        follow_up_after_days: o.follow_up_after_days,
+        nurture_top: o.nurture_top,
     }
 }
 
-/// Today's digest as it would go out now (nothing recorded).
-pub fn render_today(
+fn options(digest: &DigestSettings) -> render::Options {
+    render::Options {
+        answer_nurture_above: digest.answer_nurture_above,
+        follow_up_after_days: digest.follow_up_after_days,
+        nurture_top: digest.nurture_top,
+    }
+}
+
+/// What every recipient's digest of one morning is made from: scored once, rendered per person.
+pub struct Today {
+    pub reports: Vec<crate::score::LeadReport>,
+    pub team: std::collections::HashMap<String, crate::store::owners::LeadTeam>,
+    pub questions: questions::Questions,
+}
+
+impl Today {
+    pub fn load(store: &Store, settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<Today> {
+        Ok(Today {
+            reports: store.compute_reports(settings, now)?,
+            team: store.team_view(settings)?,
+            questions: questions::Questions::load(settings.patterns_dir.as_deref())
+                .map_err(anyhow::Error::msg)?,
+        })
+    }
+}
+
+/// `recipient`'s digest (None: everyone's, owners shown) as it would go out now; nothing recorded.
+pub fn render_for(
     store: &Store,
     settings: &Settings,
     digest: &DigestSettings,
+    today: &Today,
+    recipient: Option<&Recipient>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Rendered> {
-    let reports = store.compute_reports(settings, now)?;
     let day = schedule::local_day(now, digest.timezone);
-    let previous = store.snapshot_before(day)?;
+    let key = recipient.map_or("", |r| r.address.as_str());
+    let previous = store.snapshot_before(day, key)?;
     let weekly_review = digest.weekly_review == Some(day.weekday());
     let week_ago = if weekly_review {
-        store.snapshot_week_before(day)?
+        store.snapshot_week_before(day, key)?
     } else {
         None
     };
     render::render(&render::Input {
-        reports: &reports,
+        reports: &today.reports,
+        team: &today.team,
+        recipient,
+        options: options(digest),
+        questions: &today.questions,
         previous: previous.as_ref().map(|(d, s)| (*d, s)),
         week_ago: week_ago.as_ref().map(|(d, s)| (*d, s)),
         weekly_review,
@@ -77,12 +119,25 @@ pub fn render_today(
     })
 }
 
-/// `digest --print [--html]`: renders to `out`, sends and records nothing.
+/// Everyone's digest as it would go out now (nothing recorded): `digest --print`, the demo.
+pub fn render_today(
+    store: &Store,
+    settings: &Settings,
+    digest: &DigestSettings,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Rendered> {
+    let today = Today::load(store, settings, now)?;
+    render_for(store, settings, digest, &today, None, now)
+}
+
+/// `digest --print [--html] [--for ADDR]`: renders to `out`, sends and records nothing. Without
+/// `for_address`, everyone's leads with their owners.
 pub fn print(
     store: &Store,
     settings: &Settings,
     now: DateTime<Utc>,
     html: bool,
+    for_address: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let fallback;
@@ -93,7 +148,24 @@ pub fn print(
             &fallback
         }
     };
-    let r = render_today(store, settings, digest, now)?;
+    let recipient = match for_address {
+        None => None,
+        Some(a) => {
+            let want = crate::feedback::reply::recipient_address(a);
+            Some(
+                digest
+                    .recipients
+                    .iter()
+                    .find(|r| r.address == want)
+                    .cloned()
+                    // Anyone may look at what a salesperson's digest would be.
+                    .or_else(|| Recipient::new(a, crate::config::Scope::Own))
+                    .ok_or_else(|| anyhow::anyhow!("--for {a:?} is not an email address"))?,
+            )
+        }
+    };
+    let today = Today::load(store, settings, now)?;
+    let r = render_for(store, settings, digest, &today, recipient.as_ref(), now)?;
     if html {
         out.write_all(r.html.as_bytes())?;
     } else {
@@ -116,11 +188,12 @@ pub enum Outcome {
     /// Today's digest had gone out before: nothing sent.
     AlreadySent {
         day: NaiveDate,
+        recipient: String,
         message_id: Option<String>,
         sent_at: Option<String>,
     },
     /// `skip_if_empty` and nothing to report: recorded as skipped, nothing sent.
-    Skipped { day: NaiveDate },
+    Skipped { day: NaiveDate, recipient: String },
 }
 
 /// Why a digest did not go out. The daemon retries [`DigestError::Smtp`] and
@@ -130,14 +203,19 @@ pub enum DigestError {
     #[error("{0}")]
     NotConfigured(&'static str),
     #[error(
-        "the digest for {day} ({message_id}) is being sent by another leadsift process right now; try again in a few minutes"
+        "the digest for {day} to {recipient} ({message_id}) is being sent by another leadsift process right now; try again in a few minutes"
     )]
-    Busy { day: NaiveDate, message_id: String },
+    Busy {
+        day: NaiveDate,
+        recipient: String,
+        message_id: String,
+    },
     #[error(
-        "sending the digest for {day} ({message_id}) through {server} failed: {error}; it is recorded as not sent and will be retried"
+        "sending the digest for {day} to {recipient} ({message_id}) through {server} failed: {error}; it is recorded as not sent and will be retried"
     )]
     Smtp {
         day: NaiveDate,
+        recipient: String,
         message_id: String,
         server: String,
         error: send::SubmitError,
@@ -182,19 +260,22 @@ enum Recorded {
     Lost,
 }
 
-fn record(
-    store: &mut Store,
-    settings: &Settings,
-    smtp: &Smtp,
-    digest: &DigestSettings,
+struct Ctx<'a> {
+    settings: &'a Settings,
+    smtp: &'a Smtp,
+    digest: &'a DigestSettings,
+    recipient: &'a Recipient,
     now: DateTime<Utc>,
-    forced: bool,
-) -> anyhow::Result<Recorded> {
-    let rendered = render_today(store, settings, digest, now)?;
+}
+
+fn record(store: &mut Store, c: &Ctx<'_>, today: &Today, forced: bool) -> anyhow::Result<Recorded> {
+    let rendered = render_for(store, c.settings, c.digest, today, Some(c.recipient), c.now)?;
+    let (smtp, digest, now) = (c.smtp, c.digest, c.now);
     let hash = content_hash(&rendered);
     if digest.skip_if_empty && rendered.empty && !forced {
         let skipped = NewDigest {
             day: rendered.day,
+            recipient: c.recipient.address.clone(),
             forced,
             status: DigestStatus::Skipped,
             message_id: None,
@@ -208,15 +289,21 @@ fn record(
         };
         return Ok(match store.insert_digest(&skipped, now)? {
             Some(_) => {
-                tracing::info!(day = %rendered.day, "nothing to report: digest skipped (skip_if_empty)");
+                tracing::info!(day = %rendered.day, recipient = %c.recipient.address, "nothing to report: digest skipped (skip_if_empty)");
                 Recorded::Skipped
             }
             None => Recorded::Lost,
         });
     }
-    let built = send::build(&smtp.from, &digest.to, &rendered, now)?;
+    let built = send::build(
+        &smtp.from,
+        std::slice::from_ref(&c.recipient.mailbox),
+        &rendered,
+        now,
+    )?;
     let new = NewDigest {
         day: rendered.day,
+        recipient: c.recipient.address.clone(),
         forced,
         status: DigestStatus::Pending,
         message_id: Some(built.message_id.clone()),
@@ -230,65 +317,110 @@ fn record(
     };
     Ok(match store.insert_digest(&new, now)? {
         Some(id) => {
-            tracing::info!(day = %new.day, message_id = %built.message_id, forced, "digest recorded");
+            tracing::info!(day = %new.day, recipient = %new.recipient, message_id = %built.message_id, forced, "digest recorded");
             Recorded::Row(id)
         }
         None => Recorded::Lost,
     })
 }
 
-fn already(row: &DigestRow) -> Outcome {
+fn already(row: &DigestRow, recipient: &str) -> Outcome {
     match row.status {
-        DigestStatus::Skipped => Outcome::Skipped { day: row.day },
+        DigestStatus::Skipped => Outcome::Skipped {
+            day: row.day,
+            recipient: recipient.to_string(),
+        },
         _ => Outcome::AlreadySent {
             day: row.day,
+            recipient: recipient.to_string(),
             message_id: row.message_id.clone(),
             sent_at: row.sent_at.clone(),
         },
     }
 }
 
-/// Sends today's digest unless it already went out (or `force`). Safe to call again after any
-/// failure or crash: see the module comment. The daemon calls this when [`schedule::is_due`] says
-/// so, and again after [`schedule::next_retry`] when it fails.
+/// Sends today's digest to every recipient unless it already went out to them (or `force`).
+/// Safe to call again after any failure or crash: see the module comment. One recipient's
+/// failure does not hold up the others: each gets its own result, in configuration order. The
+/// daemon calls this when [`due`] says so, and again after [`schedule::next_retry`] when one
+/// failed.
 pub async fn send_today(
     settings: &Settings,
     store: &mut Store,
     now: DateTime<Utc>,
     force: bool,
-) -> Result<Outcome, DigestError> {
+) -> Result<Vec<Result<Outcome, DigestError>>, DigestError> {
     let (smtp, digest) = configured(settings)?;
     let day = schedule::local_day(now, digest.timezone);
     let expired = store.expire_digests_before(day)?;
     if expired > 0 {
         tracing::warn!(day = %day, "{expired} unsent digest(s) of earlier days will not be sent");
     }
+    // Scored once for the whole team; rendered per recipient.
+    let mut today: Option<Today> = None;
+    let mut out = Vec::new();
+    for recipient in &digest.recipients {
+        let c = Ctx {
+            settings,
+            smtp,
+            digest,
+            recipient,
+            now,
+        };
+        out.push(send_one(store, &c, &mut today, day, force).await);
+    }
+    Ok(out)
+}
+
+async fn send_one(
+    store: &mut Store,
+    c: &Ctx<'_>,
+    today: &mut Option<Today>,
+    day: NaiveDate,
+    force: bool,
+) -> Result<Outcome, DigestError> {
+    let (settings, smtp, now) = (c.settings, c.smtp, c.now);
+    let who = c.recipient.address.as_str();
     let mut id = None;
-    // Twice at most: if another process records today's digest between our look and our insert,
+    // Twice at most: if another process records this digest between our look and our insert,
     // the second look finds it.
     for _ in 0..2 {
-        let existing = store.regular_digest(day)?;
+        let existing = store.regular_digest(day, who)?;
+        let mut record_now = |store: &mut Store, forced: bool| -> anyhow::Result<Recorded> {
+            if today.is_none() {
+                *today = Some(Today::load(store, settings, now)?);
+            }
+            match today.as_ref() {
+                Some(t) => record(store, c, t, forced),
+                None => Err(anyhow::anyhow!("today's leads could not be loaded")),
+            }
+        };
         match existing {
             Some(row) if row.status == DigestStatus::Pending => {
-                tracing::info!(day = %day, message_id = row.message_id.as_deref().unwrap_or(""), attempts = row.attempts, "retrying the recorded digest");
+                tracing::info!(day = %day, recipient = who, message_id = row.message_id.as_deref().unwrap_or(""), attempts = row.attempts, "retrying the recorded digest");
                 id = Some(row.id);
             }
-            Some(row) if !force => return Ok(already(&row)),
-            Some(_) => match record(store, settings, smtp, digest, now, true)? {
+            Some(row) if !force => return Ok(already(&row, who)),
+            Some(_) => match record_now(store, true)? {
                 Recorded::Row(i) => id = Some(i),
                 Recorded::Skipped | Recorded::Lost => {
                     return Err(anyhow::anyhow!("a forced digest could not be recorded").into());
                 }
             },
-            None => match record(store, settings, smtp, digest, now, false)? {
+            None => match record_now(store, false)? {
                 Recorded::Row(i) => id = Some(i),
-                Recorded::Skipped => return Ok(Outcome::Skipped { day }),
+                Recorded::Skipped => {
+                    return Ok(Outcome::Skipped {
+                        day,
+                        recipient: who.to_string(),
+                    });
+                }
                 Recorded::Lost => continue,
             },
         }
         break;
     }
-    let id = id.ok_or_else(|| anyhow::anyhow!("today's digest could not be recorded"))?;
+    let id = id.ok_or_else(|| anyhow::anyhow!("today's digest to {who} could not be recorded"))?;
     let row = store
         .digest(id)?
         .ok_or_else(|| anyhow::anyhow!("digest row {id} vanished"))?;
@@ -296,19 +428,23 @@ pub async fn send_today(
     if !store.claim_digest(id, now, now + lease(settings))? {
         let row = store.digest(id)?;
         return match row {
-            Some(r) if r.status == DigestStatus::Sent => Ok(already(&r)),
-            _ => Err(DigestError::Busy { day, message_id }),
+            Some(r) if r.status == DigestStatus::Sent => Ok(already(&r, who)),
+            _ => Err(DigestError::Busy {
+                day,
+                recipient: who.to_string(),
+                message_id,
+            }),
         };
     }
     let (Some(from), Some(bytes)) = (row.envelope_from.as_deref(), row.message.as_deref()) else {
         return Err(anyhow::anyhow!("digest row {id} has no message to send").into());
     };
     let server = format!("{}:{}", smtp.host, smtp.port);
-    tracing::info!(day = %day, message_id = %message_id, server = %server, attempt = row.attempts + 1, "submitting the digest");
+    tracing::info!(day = %day, recipient = who, message_id = %message_id, server = %server, attempt = row.attempts + 1, "submitting the digest");
     match send::submit(smtp, settings.sync.timeout, from, &row.envelope_to, bytes).await {
         Ok(()) => {
             store.mark_digest_sent(id, now)?;
-            tracing::info!(day = %day, message_id = %message_id, "digest accepted by {server}");
+            tracing::info!(day = %day, recipient = who, message_id = %message_id, "digest accepted by {server}");
             Ok(Outcome::Sent {
                 day,
                 message_id,
@@ -318,9 +454,10 @@ pub async fn send_today(
         }
         Err(error) => {
             store.mark_digest_failed(id, &error.reason)?;
-            tracing::warn!(day = %day, message_id = %message_id, permanent = error.permanent, "digest not accepted by {server}: {}", error.reason);
+            tracing::warn!(day = %day, recipient = who, message_id = %message_id, permanent = error.permanent, "digest not accepted by {server}: {}", error.reason);
             Err(DigestError::Smtp {
                 day,
+                recipient: who.to_string(),
                 message_id,
                 server,
                 error,
@@ -329,16 +466,18 @@ pub async fn send_today(
     }
 }
 
-/// Is today's digest due at `now`, given what the store says was handled? (For the daemon.)
+/// Is today's digest due at `now` for anyone, given what the store says was handled? (For the
+/// daemon.)
 pub fn due(store: &Store, settings: &Settings, now: DateTime<Utc>) -> anyhow::Result<bool> {
     let Some(digest) = &settings.digest else {
         return Ok(false);
     };
-    Ok(schedule::is_due(
-        now,
-        digest,
-        store.last_handled_digest_day()?,
-    ))
+    for r in &digest.recipients {
+        if schedule::is_due(now, digest, store.last_handled_digest_day(&r.address)?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// One line for the terminal about an outcome.
@@ -360,10 +499,11 @@ pub fn describe(outcome: &Outcome) -> String {
         ),
         Outcome::AlreadySent {
             day,
+            recipient,
             message_id,
             sent_at,
         } => format!(
-            "the digest for {day} was already sent{}{}; nothing sent (--force sends it again)",
+            "the digest for {day} was already sent to {recipient}{}{}; nothing sent (--force sends it again)",
             sent_at
                 .as_deref()
                 .map(|t| format!(" at {t}"))
@@ -373,8 +513,8 @@ pub fn describe(outcome: &Outcome) -> String {
                 .map(|m| format!(" ({m})"))
                 .unwrap_or_default(),
         ),
-        Outcome::Skipped { day } => format!(
-            "nothing to report for {day}: no digest sent (skip_if_empty = true; --force sends one anyway)"
+        Outcome::Skipped { day, recipient } => format!(
+            "nothing to report for {day} to {recipient}: no digest sent (skip_if_empty = true; --force sends one anyway)"
         ),
     }
 }

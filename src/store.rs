@@ -9,6 +9,7 @@ pub mod folder_tags;
 pub mod keywords;
 pub mod leads;
 pub mod migrations;
+pub mod owners;
 
 use std::path::Path;
 

@@ -155,7 +155,7 @@ fn digest_goes_out_exactly_once_across_an_outage() {
     assert!(msg.date().is_some());
     assert_eq!(
         msg.subject(),
-        Some("leadsift — 1 hot, 1 nurture, 1 drop — Fri 20 Nov")
+        Some("leadsift: 1 to answer, 0 to follow up — Fri 20 Nov")
     );
     let ct = msg.content_type().expect("content type");
     assert_eq!(
@@ -170,9 +170,9 @@ fn digest_goes_out_exactly_once_across_an_outage() {
     assert!(html.contains("<!DOCTYPE html>"));
     for part in [&plain, &html] {
         for s in [
-            "Waiting on us",
-            "Hot",
-            "Moved",
+            "Answer today",
+            "Follow up",
+            "New and moved",
             "Nurture",
             "Drop",
             "acme-pumps.example",
@@ -181,7 +181,8 @@ fn digest_goes_out_exactly_once_across_an_outage() {
             "400 pcs",
             "Sun 20 Dec 2026",
             "~USD 24,000",
-            "I am the purchasing manager",
+            // The one quote that matters (the strongest point; ties go by rule).
+            "before 20 December",
             "bob.garden@gmail.com",
             "rankrise.example",
             "seller, not a buyer",
@@ -217,14 +218,14 @@ fn print_sends_and_records_nothing() {
     let t = text(&out.stdout);
     // No [digest] section: the day is UTC's.
     assert!(
-        t.starts_with("Subject: leadsift — 1 hot, 1 nurture, 1 drop — Fri 20 Nov"),
+        t.starts_with("Subject: leadsift: 1 to answer, 0 to follow up — Fri 20 Nov"),
         "{t}"
     );
     for s in [
-        "== Waiting on us ==",
-        "== Hot ==",
-        "== Moved ==",
-        "== Nurture ==",
+        "== Answer today (1) ==",
+        "== Follow up (0) ==",
+        "== New and moved ==",
+        "== Nurture (1) ==",
         "== Drop ==",
     ] {
         assert!(t.contains(s), "{s} missing:\n{t}");
@@ -288,6 +289,7 @@ fn record_sent(store: &mut Store, day: &str) {
         .insert_digest(
             &NewDigest {
                 day: day.parse().expect("day"),
+                recipient: "sales@example.test".into(),
                 forced: false,
                 status: DigestStatus::Pending,
                 message_id: Some(format!("<digest.{day}@example.test>")),
@@ -337,4 +339,261 @@ fn an_empty_day_is_skipped_when_configured_and_not_due_again() {
         "{}",
         show(&out)
     );
+}
+
+const ANN: &str = "ann@example.test";
+const BOB: &str = "bob@example.test";
+const BOSS: &str = "boss@example.test";
+
+/// Polls (up to 20 s) until `address`'s INBOX holds `n` messages; returns them.
+fn wait_for_inbox(
+    d: &dovecot::Dovecot,
+    address: &str,
+    n: usize,
+    pf: &postfix::Postfix,
+) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let msgs = d.inbox_of(address);
+        if msgs.len() >= n {
+            return msgs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{address} never got {n} message(s), has {}:\n{}\n{}",
+            msgs.len(),
+            pf.log(),
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn team_seeds() -> Vec<seed::Seed> {
+    let mut seeds = seed::three_leads();
+    for (id, from, subject) in [
+        (
+            "rfq-7@nordic-valves.example",
+            "Erik <erik@nordic-valves.example>",
+            "RFQ: 400 pcs ball valves DN50",
+        ),
+        (
+            "rfq-9@kaira-trading.example",
+            "Kaira <kaira@kaira-trading.example>",
+            "RFQ: 400 pcs pumps for Mumbai",
+        ),
+    ] {
+        seeds.push(seed::Seed {
+            id: id.into(),
+            from: from.into(),
+            to: "sales@ourco.example".into(),
+            date: "Thu, 19 Nov 2026 09:00:00 +0800".into(),
+            subject: subject.into(),
+            body: "We need 400 pcs. I am the purchasing manager.".into(),
+            signals: seed::strong_inquiry(""),
+            deal: Some(24_000.0),
+        });
+    }
+    seeds
+}
+
+#[test]
+fn a_team_gets_one_digest_each_with_its_own_leads_and_a_reply_counts_only_for_ones_own() {
+    let d = dovecot::Dovecot::start();
+    for u in [ANN, BOB, BOSS] {
+        d.add_user(u);
+    }
+    let pf = postfix::Postfix::start(&d);
+    let ls = run::Leadsift::new(&[run::AccountConf::plaintext(&d)], "");
+    // Two salespeople (own leads) and a manager (everyone's); the colleagues are `[me]`.
+    let config = std::fs::read_to_string(&ls.config)
+        .expect("config")
+        .replace(
+            "[me]\naddresses = [\"sales@ourco.example\"]\n",
+            &format!("[me]\naddresses = [\"sales@ourco.example\", \"{ANN}\", \"{BOB}\"]\ndomains = [\"example.test\"]\n"),
+        );
+    let smtp = seed::smtp_digest_config(
+        pf.submission_port,
+        &d.certs.ca,
+        &ls.dir.path().join("imap-password"),
+    )
+    .replace("to = [\"sales@example.test\"]\n", "");
+    let team = format!(
+        "\n[[digest.recipient]]\naddress = \"Ann <{ANN}>\"\nscope = \"own\"\n\n[[digest.recipient]]\naddress = \"{BOB}\"\n\n[[digest.recipient]]\naddress = \"{BOSS}\"\nscope = \"all\"\n"
+    );
+    std::fs::write(&ls.config, format!("{config}{smtp}{team}")).expect("config");
+    let settings = Settings::load(&ls.config).expect("config loads");
+
+    // Ann wrote to Acme before its buyer's latest message: Acme is hers and waiting on her.
+    let seeds = team_seeds();
+    let ours = seed::Seed {
+        id: "ann-1@example.test".into(),
+        from: format!("Ann <{ANN}>"),
+        to: "Li Wei <li.wei@acme-pumps.example>".into(),
+        date: "Wed, 18 Nov 2026 09:00:00 +0800".into(),
+        subject: "Re: RFQ: 400 pcs submersible pump".into(),
+        body: "Dear Li, which voltage?".into(),
+        signals: vec![],
+        deal: None,
+    };
+    let mut all: Vec<(&seed::Seed, leadsift::store::Direction)> = seeds
+        .iter()
+        .map(|s| (s, leadsift::store::Direction::In))
+        .collect();
+    all.push((&ours, leadsift::store::Direction::Out));
+    seed::store_directed(&settings, &all);
+    // Nordic Valves is given to Bob by hand; Kaira Trading is nobody's yet.
+    let out = ls.run(&[
+        "--now",
+        seed::NOW,
+        "tag",
+        "nordic-valves.example",
+        "owner:bob",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("owner set to bob@example.test"),
+        "{}",
+        show(&out)
+    );
+    let out = ls.run(&["--now", seed::NOW, "leads", "--owner", ANN, "--json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let anns: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(anns.len(), 1, "{anns:?}");
+    assert_eq!(anns[0]["lead"], "acme-pumps.example");
+    assert_eq!(anns[0]["owner"], ANN);
+
+    // Each gets exactly one digest, the same morning, however often it is sent.
+    for now in [seed::NOW, "2026-11-20T08:30:00+08:00"] {
+        let out = ls.run(&["--now", now, "digest", "--send"]);
+        assert!(out.status.success(), "{}\n{}", show(&out), pf.log());
+    }
+    let said = text(
+        &ls.run(&["--now", "2026-11-20T09:00:00+08:00", "digest", "--send"])
+            .stdout,
+    );
+    for who in [ANN, BOB, BOSS] {
+        assert!(
+            said.contains(&format!("was already sent to {who}")),
+            "{said}"
+        );
+    }
+    let digest_of = |who: &str| {
+        let raws = wait_for_inbox(&d, who, 1, &pf);
+        let m = MessageParser::default()
+            .parse(&raws[0])
+            .expect("digest parses");
+        (
+            m.message_id().expect("Message-ID").to_string(),
+            m.body_text(0).expect("text part").into_owned(),
+            m.subject().unwrap_or("").to_string(),
+        )
+    };
+    let (ann_id, ann_text, ann_subject) = digest_of(ANN);
+    let (bob_id, bob_text, _) = digest_of(BOB);
+    let (_, boss_text, boss_subject) = digest_of(BOSS);
+    assert_ne!(ann_id, bob_id);
+    // Ann: her lead and the unowned hot one; not Bob's, not the manager-only nurture and drop.
+    assert_eq!(
+        ann_subject,
+        "leadsift: 2 to answer, 0 to follow up — Fri 20 Nov"
+    );
+    for s in [
+        "acme-pumps.example",
+        "kaira-trading.example",
+        "nobody yet: yours to take",
+    ] {
+        assert!(ann_text.contains(s), "{s} missing in Ann's:\n{ann_text}");
+    }
+    for s in [
+        "nordic-valves.example",
+        "rankrise.example",
+        "bob.garden@gmail.com",
+    ] {
+        assert!(!ann_text.contains(s), "{s} in Ann's:\n{ann_text}");
+    }
+    assert!(
+        bob_text.contains("nordic-valves.example") && bob_text.contains("kaira-trading.example")
+    );
+    assert!(!bob_text.contains("acme-pumps.example"), "{bob_text}");
+    // The manager: everyone's, with the owners.
+    assert_eq!(
+        boss_subject,
+        "leadsift: 3 to answer, 0 to follow up — Fri 20 Nov"
+    );
+    for s in [
+        "acme-pumps.example",
+        "nordic-valves.example",
+        "kaira-trading.example",
+        "rankrise.example",
+        "bob.garden@gmail.com",
+        &format!("owner: {ANN}"),
+        &format!("owner: {BOB}"),
+    ] {
+        assert!(
+            boss_text.contains(s),
+            "{s} missing in the manager's:\n{boss_text}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for who in [ANN, BOB, BOSS] {
+        assert_eq!(d.inbox_of(who).len(), 1, "{who} got more than one digest");
+    }
+    let rows: Vec<(String, String)> = ls.rows(
+        "SELECT recipient, status FROM digests ORDER BY recipient",
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    );
+    assert_eq!(
+        rows,
+        [ANN, BOB, BOSS].map(|w| (w.to_string(), "sent".to_string()))
+    );
+
+    // Ann answers her digest; the same lines sent as an answer to Bob's digest are refused.
+    let body = "hot bob.garden@gmail.com\nowner kaira-trading.example ann\n\nOn Fri, 20 Nov 2026 at 08:00, leadsift <leadsift@example.test> wrote:\n> ...\n";
+    smtp_deliver_reply(&pf, "reply-ann@example.test", ANN, &ann_id, body);
+    smtp_deliver_reply(
+        &pf,
+        "reply-ann-to-bobs@example.test",
+        ANN,
+        &bob_id,
+        &body.replace("hot bob", "drop bob"),
+    );
+    wait_for_messages(&d, 2, &pf);
+    let out = ls.run(&["--now", "2026-11-20T09:00:00+08:00", "sync", "--once"]);
+    assert!(out.status.success(), "{}\n{}", show(&out), pf.log());
+    let rows: Vec<(String, String, Option<String>)> = ls.rows(
+        "SELECT m.message_id, c.status, c.reason FROM commands c JOIN messages m ON m.id = c.message ORDER BY m.message_id",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        ("reply-ann-to-bobs@example.test", "ignored")
+    );
+    assert!(
+        rows[0]
+            .2
+            .as_deref()
+            .unwrap_or("")
+            .contains("not the recipient of the digest"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str()),
+        ("reply-ann@example.test", "applied")
+    );
+    let leads = run::Leadsift::leads_json(&ls, Some("2026-11-20T09:00:00+08:00"));
+    let bob = run::lead(&leads, "bob.garden@gmail.com");
+    assert_eq!(bob["class"], "hot", "{bob:#}");
+    assert_eq!(bob["set_by"]["person"], ANN);
+    assert_eq!(run::lead(&leads, "kaira-trading.example")["owner"], ANN);
+    // The confirmation reached Ann only.
+    wait_for_inbox(&d, ANN, 2, &pf);
+    assert_eq!(d.inbox_of(BOB).len(), 1);
+}
+
+/// A reply from `from` to the digest `digest_id`, handed to Postfix as the MX would.
+fn smtp_deliver_reply(pf: &postfix::Postfix, id: &str, from: &str, digest_id: &str, body: &str) {
+    let raw = run::digest_reply(id, from, digest_id, "", body);
+    postfix::smtp_deliver(pf.smtp_port, from, &raw);
 }

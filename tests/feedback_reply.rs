@@ -206,7 +206,7 @@ fn the_owners_reply_is_applied_and_confirmed_and_forgeries_are_ignored() {
             .3
             .as_deref()
             .unwrap_or("")
-            .contains("priya@rankrise.example is not one of the digest's recipients"),
+            .contains("priya@rankrise.example is not the recipient of the digest it answers"),
         "{buyer:?}"
     );
     let forged = row("reply-forged@example.test");

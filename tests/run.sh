@@ -13,6 +13,10 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 # Headless Chromium renders the digest's HTML in tests/digest_render.rs.
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+# Fonts for the rendering test's Chinese, Arabic and Cyrillic subjects: without them the screenshot
+# shows empty boxes where a user sees text.
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_pkgs+=(fonts-noto-cjk)
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_pkgs+=(fonts-dejavu-core)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "tests/run.sh: missing packages ${need_pkgs[*]} and not root to install them" >&2

@@ -76,7 +76,17 @@ fn default_smtp_tls() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDigest {
+    /// Everyone on it gets every lead (scope "all"); `[[digest.recipient]]` is the finer way.
+    #[serde(default)]
     pub to: Vec<String>,
+    #[serde(default, rename = "recipient")]
+    pub recipients: Vec<RawRecipient>,
+    /// Nurture leads waiting on us appear in "Answer today" only above this score.
+    pub answer_nurture_above: Option<u8>,
+    /// Hot leads we answered are listed under "Follow up" after this many silent working days.
+    pub follow_up_after_days: Option<u32>,
+    /// Nurture leads listed one per line; the rest are counted.
+    pub nurture_top: Option<usize>,
     #[serde(default = "default_digest_time")]
     pub time: String,
     #[serde(default = "default_timezone")]
@@ -84,6 +94,19 @@ pub struct RawDigest {
     #[serde(default)]
     pub skip_if_empty: bool,
     pub weekly_review: Option<String>,
+}
+
+/// `[[digest.recipient]]`: one salesperson (scope "own") or a manager (scope "all").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecipient {
+    pub address: String,
+    #[serde(default = "default_scope")]
+    pub scope: String,
+}
+
+fn default_scope() -> String {
+    "own".into()
 }
 
 fn default_digest_time() -> String {
@@ -155,6 +178,8 @@ pub struct RawAccount {
     pub folders: Vec<String>,
     pub sent_folder: Option<String>,
     pub backfill_days: Option<u32>,
+    /// Owner of the leads that arrive here before a colleague has written to them.
+    pub owner: Option<String>,
 }
 
 fn default_tls() -> String {

@@ -99,11 +99,8 @@ mod tests {
 
     fn settings(tz: Tz, time: &str) -> DigestSettings {
         DigestSettings {
-            to: vec!["sales@ourco.example".into()],
             time: NaiveTime::parse_from_str(time, "%H:%M").unwrap(),
-            timezone: tz,
-            skip_if_empty: false,
-            weekly_review: None,
+            ..crate::digest::fallback_settings(tz)
         }
     }
 

@@ -401,6 +401,8 @@ pub fn load(
         let mut paths: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            // The digest's next questions (digest::questions) live beside the rules.
+            .filter(|p| p.file_name().is_none_or(|n| n != "questions.toml"))
             .collect();
         paths.sort();
         for p in paths {

@@ -34,6 +34,10 @@ pub enum LineOutcome {
     Why { lead: String, text: String },
     /// The name matches no lead leadsift knows.
     UnknownLead,
+    /// `owner LEAD WHO`: the lead now belongs to `owner`.
+    Owned { lead: String, owner: String },
+    /// `owner LEAD WHO` where WHO is nobody on the team (or several people).
+    UnknownPerson,
 }
 
 /// The confirmation's text: what was applied, what was not understood, the `why` answers.
@@ -53,9 +57,16 @@ pub fn render_result(
                 (LineOutcome::Applied { lead }, Command::Correct { label, .. }) => {
                     format!("applied to {lead}: {}", label.describe())
                 }
+                (LineOutcome::Owned { lead, owner }, _) => {
+                    format!("applied: {lead} now belongs to {owner}")
+                }
+                (LineOutcome::UnknownPerson, Command::Owner { who, .. }) => format!(
+                    "NOT applied: {who} is not one colleague ([me] addresses or a digest recipient); write the whole address"
+                ),
                 (LineOutcome::Applied { lead } | LineOutcome::Why { lead, .. }, _) => {
                     format!("explanation of {lead} below")
                 }
+                (LineOutcome::UnknownPerson, _) => "NOT applied".to_string(),
                 (LineOutcome::UnknownLead, _) => format!(
                     "NOT applied: no lead {} (the names are in the digest and in `leadsift leads`)",
                     cmd.lead()
@@ -74,7 +85,7 @@ pub fn render_result(
         }
         let _ = writeln!(
             out,
-            "\nOne command per line, above the quoted digest:\n  hot|nurture|drop|auto LEAD\n  scam|not-scam|clear-risk LEAD\n  +need|+budget|+authority|+timeline LEAD   (-need … withdraws)\n  why LEAD\nLEAD is a lead's domain or a contact's address."
+            "\nOne command per line, above the quoted digest:\n  hot|nurture|drop|auto LEAD\n  scam|not-scam|clear-risk LEAD\n  +need|+budget|+authority|+timeline LEAD   (-need … withdraws)\n  owner LEAD COLLEAGUE   (an address, or the name before its @)\n  why LEAD\nLEAD is a lead's domain or a contact's address."
         );
     }
     for (n, cmd, outcome) in lines {
@@ -223,15 +234,9 @@ fn handle(
             return Ok(());
         }
     };
-    let digest_to = settings
-        .digest
-        .as_ref()
-        .map(|d| d.to.as_slice())
-        .unwrap_or_default();
     let verified = reply::verify(
         &ReplyHeaders::of(&msg),
         sent,
-        digest_to,
         settings.feedback.authserv_id.as_deref(),
     );
     let sender_shown = msg
@@ -251,7 +256,21 @@ fn handle(
     };
     let parsed = reply::parse_commands(&msg.text);
     let mut corrections = Vec::new();
+    let mut owners = Vec::new();
     let mut lines = Vec::new();
+    // Who `owner LEAD ann` can mean: our own addresses and the digest's recipients.
+    let team: Vec<&str> = settings
+        .me
+        .addresses
+        .iter()
+        .map(String::as_str)
+        .chain(
+            settings
+                .digest
+                .iter()
+                .flat_map(|d| d.recipients.iter().map(|r| r.address.as_str())),
+        )
+        .collect();
     for (n, cmd) in &parsed.commands {
         let Some(lead) = store.resolve_lead(cmd.lead(), settings)? else {
             lines.push((*n, cmd.clone(), LineOutcome::UnknownLead));
@@ -269,6 +288,22 @@ fn handle(
                     note: Some(format!("line {n}: {cmd}")),
                 });
                 lines.push((*n, cmd.clone(), LineOutcome::Applied { lead }));
+            }
+            Command::Owner { who, .. } => {
+                match crate::digest::team::resolve_person(who, team.iter().copied()) {
+                    Some(owner) => {
+                        owners.push(crate::digest::team::NewAssignment {
+                            lead: lead.clone(),
+                            owner: owner.clone(),
+                            source: crate::digest::team::AssignmentSource::DigestReply,
+                            message_id: Some(msg.message_id.clone()),
+                            person: accepted.sender.clone(),
+                            at: now,
+                        });
+                        lines.push((*n, cmd.clone(), LineOutcome::Owned { lead, owner }));
+                    }
+                    None => lines.push((*n, cmd.clone(), LineOutcome::UnknownPerson)),
+                }
             }
             Command::Why { .. } => lines.push((
                 *n,
@@ -311,6 +346,7 @@ fn handle(
     let applied = Applied {
         sender: &accepted.sender,
         corrections: &corrections,
+        owners: &owners,
         result: &result,
         confirmation: confirmation
             .as_ref()
@@ -318,7 +354,7 @@ fn handle(
     };
     if store.apply_command(p.message, &applied, now)? {
         tracing::info!(message_id = %msg.message_id, sender = %accepted.sender,
-            commands = parsed.commands.len(), corrections = corrections.len(),
+            commands = parsed.commands.len(), corrections = corrections.len(), owners = owners.len(),
             not_understood = parsed.not_understood.len() + parsed.not_understood_more,
             "reply to the digest applied");
         outcome.applied += 1;

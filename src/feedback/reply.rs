@@ -19,12 +19,17 @@ pub enum Command {
     Correct { label: Label, lead: String },
     /// Send the lead's `explain` text back.
     Why { lead: String },
+    /// `owner LEAD WHO`: give the lead to a colleague. `who` is an address or the part before the
+    /// `@` of a colleague's (lower-cased; resolved against the team when applied).
+    Owner { lead: String, who: String },
 }
 
 impl Command {
     pub fn lead(&self) -> &str {
         match self {
-            Command::Correct { lead, .. } | Command::Why { lead } => lead,
+            Command::Correct { lead, .. } | Command::Why { lead } | Command::Owner { lead, .. } => {
+                lead
+            }
         }
     }
 }
@@ -34,6 +39,7 @@ impl fmt::Display for Command {
         match self {
             Command::Correct { label, lead } => write!(f, "{} {lead}", label.as_str()),
             Command::Why { lead } => write!(f, "why {lead}"),
+            Command::Owner { lead, who } => write!(f, "owner {lead} {who}"),
         }
     }
 }
@@ -156,12 +162,33 @@ fn is_quote_start(raw: &str, line: &str, next: Option<&str>) -> bool {
     starts_attribution && next.is_some_and(|n| is_attribution(&clean_line(n)))
 }
 
+/// A colleague as `owner LEAD WHO` names them: an address, or a plain name (`ann`, `li.wei`).
+fn person_shape(word: &str) -> Option<String> {
+    let w = word
+        .trim_matches(|c: char| matches!(c, '<' | '>' | '"' | '\'' | '(' | ')' | '[' | ']'))
+        .trim_end_matches(['.', ',', ';', ':', '!', '?']);
+    if w.contains('@') {
+        return lead_shape(w).filter(|a| a.contains('@'));
+    }
+    let ok = !w.is_empty()
+        && w.chars().count() <= 64
+        && w.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+    ok.then(|| w.to_lowercase())
+}
+
 /// One line → a command, or None when it is not one.
 fn parse_line(line: &str) -> Option<Command> {
     let mut words = line.split_whitespace();
     let verb = words.next()?;
     let verb = verb.strip_suffix(':').unwrap_or(verb);
     let lead = lead_shape(words.next()?)?;
+    let owner = verb.eq_ignore_ascii_case("owner");
+    let who = if owner {
+        Some(person_shape(words.next()?)?)
+    } else {
+        None
+    };
     // Outlook turns addresses and domains into "x <mailto:x>" / "x <http://x>" in plain text.
     for rest in words {
         let r = rest.to_ascii_lowercase();
@@ -171,6 +198,9 @@ fn parse_line(line: &str) -> Option<Command> {
         if !autolink {
             return None;
         }
+    }
+    if let Some(who) = who {
+        return Some(Command::Owner { lead, who });
     }
     if verb.eq_ignore_ascii_case("why") {
         return Some(Command::Why { lead });
@@ -503,7 +533,7 @@ pub enum Ignored {
     NoDigestToken,
     #[error("it answers <{0}>, which is not a digest leadsift sent")]
     UnknownToken(String),
-    #[error("the sender {0} is not one of the digest's recipients ([digest] to)")]
+    #[error("the sender {0} is not the recipient of the digest it answers")]
     SenderNotRecipient(String),
     #[error("authentication failed: {0}")]
     AuthFailed(String),
@@ -516,6 +546,8 @@ pub enum Ignored {
 pub struct SentDigest {
     pub id: i64,
     pub token: String,
+    /// Whom it went to (as recorded: `Name <a@b>` or `a@b`): only they may answer it.
+    pub recipients: Vec<String>,
 }
 
 /// What a trusted reply is: the digest it answers and who wrote it (lower-cased address).
@@ -560,13 +592,13 @@ pub fn recipient_address(entry: &str) -> String {
     inner.trim().to_lowercase()
 }
 
-/// Accepts a reply only when all hold: it answers a sent digest (token match), its From is one
-/// of `digest_to`, it is not an automatic reply, and — with `authserv_id` set — the
-/// Authentication-Results under that id (if any) show an aligned DKIM or SPF pass.
+/// Accepts a reply only when all hold: it answers a sent digest (token match), its From is a
+/// recipient of *that* digest (each salesperson has their own: one cannot answer another's), it
+/// is not an automatic reply, and — with `authserv_id` set — the Authentication-Results under
+/// that id (if any) show an aligned DKIM or SPF pass.
 pub fn verify(
     h: &ReplyHeaders<'_>,
     sent: &[SentDigest],
-    digest_to: &[String],
     authserv_id: Option<&str>,
 ) -> Result<Accepted, Ignored> {
     let refs: Vec<&String> = h.in_reply_to.iter().chain(h.references).collect();
@@ -577,16 +609,18 @@ pub fn verify(
     let Some((first, _)) = tokens.first() else {
         return Err(Ignored::NoDigestToken);
     };
-    let digest = tokens
+    let quoted = tokens
         .iter()
-        .find_map(|(_, t)| {
-            sent.iter()
-                .find(|d| d.token.eq_ignore_ascii_case(t))
-                .map(|d| d.id)
-        })
+        .find_map(|(_, t)| sent.iter().find(|d| d.token.eq_ignore_ascii_case(t)))
         .ok_or_else(|| Ignored::UnknownToken(first.to_string()))?;
+    let digest = quoted.id;
     let sender = h.from.map(str::to_lowercase).unwrap_or_default();
-    if sender.is_empty() || !digest_to.iter().any(|t| recipient_address(t) == sender) {
+    if sender.is_empty()
+        || !quoted
+            .recipients
+            .iter()
+            .any(|t| recipient_address(t) == sender)
+    {
         return Err(Ignored::SenderNotRecipient(if sender.is_empty() {
             "(no From)".into()
         } else {
@@ -857,20 +891,20 @@ mod tests {
 
     #[test]
     fn verification() {
-        let sent = [SentDigest {
-            id: 7,
-            token: TOKEN.into(),
-        }];
         let to = vec![
             "Sales Team <Sales@OurCo.example>".to_string(),
             "jane@ourco.example".to_string(),
         ];
+        let sent = [SentDigest {
+            id: 7,
+            token: TOKEN.into(),
+            recipients: to.clone(),
+        }];
         let good = vec![format!("digest.{TOKEN}@ourco.example")];
         let ar: Vec<String> = vec![];
         let ok = verify(
             &headers(&good, Some("sales@ourco.example"), &ar),
             &sent,
-            &to,
             None,
         );
         assert_eq!(
@@ -886,14 +920,13 @@ mod tests {
             references: &refs,
             ..headers(&[], Some("jane@ourco.example"), &ar)
         };
-        assert!(verify(&h, &sent, &to, None).is_ok());
+        assert!(verify(&h, &sent, None).is_ok());
 
         let other = vec!["x@ourco.example".to_string()];
         assert_eq!(
             verify(
                 &headers(&other, Some("sales@ourco.example"), &ar),
                 &sent,
-                &to,
                 None
             ),
             Err(Ignored::NoDigestToken)
@@ -903,7 +936,6 @@ mod tests {
             verify(
                 &headers(&unknown, Some("sales@ourco.example"), &ar),
                 &sent,
-                &to,
                 None
             ),
             Err(Ignored::UnknownToken(_))
@@ -912,13 +944,12 @@ mod tests {
             verify(
                 &headers(&good, Some("buyer@acme.example"), &ar),
                 &sent,
-                &to,
                 None
             ),
             Err(Ignored::SenderNotRecipient("buyer@acme.example".into()))
         );
         assert!(matches!(
-            verify(&headers(&good, None, &ar), &sent, &to, None),
+            verify(&headers(&good, None, &ar), &sent, None),
             Err(Ignored::SenderNotRecipient(_))
         ));
         let failing = vec!["mx.ourco.example; dkim=fail; spf=fail".to_string()];
@@ -926,7 +957,6 @@ mod tests {
             verify(
                 &headers(&good, Some("jane@ourco.example"), &failing),
                 &sent,
-                &to,
                 Some("mx.ourco.example")
             ),
             Err(Ignored::AuthFailed(_))
@@ -936,7 +966,6 @@ mod tests {
             verify(
                 &headers(&good, Some("jane@ourco.example"), &failing),
                 &sent,
-                &to,
                 None
             )
             .is_ok()
@@ -946,14 +975,65 @@ mod tests {
             ..headers(&good, Some("jane@ourco.example"), &ar)
         };
         assert!(matches!(
-            verify(&h, &sent, &to, None),
+            verify(&h, &sent, None),
             Err(Ignored::AutoReply(_))
         ));
         let h = ReplyHeaders {
             auto_submitted: Some("no"),
             ..headers(&good, Some("jane@ourco.example"), &ar)
         };
-        assert!(verify(&h, &sent, &to, None).is_ok());
+        assert!(verify(&h, &sent, None).is_ok());
+    }
+
+    #[test]
+    fn owner_commands() {
+        let p = parse_commands(
+            "owner acme.example ann\nOwner: li@polymix.de Bob@OurCo.example\nowner acme.example\nowner acme.example ann bob\nowner acme.example a@@b\nowner acme.example <ann@ourco.example> <mailto:ann@ourco.example>\n",
+        );
+        let got: Vec<String> = p.commands.iter().map(|(_, c)| c.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "owner acme.example ann",
+                "owner li@polymix.de bob@ourco.example",
+                "owner acme.example ann@ourco.example",
+            ]
+        );
+        assert_eq!(p.not_understood.len(), 3, "{:?}", p.not_understood);
+        assert_eq!(p.commands[0].1.lead(), "acme.example");
+    }
+
+    #[test]
+    fn a_reply_counts_only_from_the_recipient_of_the_digest_it_quotes() {
+        let other = "f".repeat(32);
+        let sent = [
+            SentDigest {
+                id: 1,
+                token: TOKEN.into(),
+                recipients: vec!["Ann <ann@ourco.example>".into()],
+            },
+            SentDigest {
+                id: 2,
+                token: other.clone(),
+                recipients: vec!["bob@ourco.example".into()],
+            },
+        ];
+        let ar: Vec<String> = vec![];
+        let anns = vec![format!("digest.{TOKEN}@ourco.example")];
+        let bobs = vec![format!("digest.{other}@ourco.example")];
+        assert_eq!(
+            verify(&headers(&anns, Some("ann@ourco.example"), &ar), &sent, None),
+            Ok(Accepted {
+                digest: 1,
+                sender: "ann@ourco.example".into()
+            })
+        );
+        // Ann quoting Bob's digest: refused, although she gets a digest too.
+        assert_eq!(
+            verify(&headers(&bobs, Some("ann@ourco.example"), &ar), &sent, None),
+            Err(Ignored::SenderNotRecipient("ann@ourco.example".into()))
+        );
+        assert!(verify(&headers(&bobs, Some("bob@ourco.example"), &ar), &sent, None).is_ok());
     }
 
     #[test]

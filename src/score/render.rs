@@ -108,6 +108,14 @@ fn class_cell(r: &LeadReport) -> String {
 }
 
 pub fn leads_csv(reports: &[LeadReport]) -> anyhow::Result<String> {
+    leads_csv_with_owner(reports, &|_| None)
+}
+
+/// The CSV of `leads --csv`, with each lead's owner (a colleague's address) in the last column.
+pub fn leads_csv_with_owner(
+    reports: &[LeadReport],
+    owner_of: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "lead",
@@ -132,6 +140,7 @@ pub fn leads_csv(reports: &[LeadReport]) -> anyhow::Result<String> {
         "reasons",
         "auto_class",
         "set_by",
+        "owner",
     ])?;
     for r in reports {
         let c = &r.scorecard;
@@ -172,6 +181,7 @@ pub fn leads_csv(reports: &[LeadReport]) -> anyhow::Result<String> {
                 .as_ref()
                 .map(|c| c.provenance())
                 .unwrap_or_default(),
+            owner_of(&r.lead).unwrap_or_default(),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -25,6 +25,8 @@ pub struct PendingCommand {
 pub struct Applied<'a> {
     pub sender: &'a str,
     pub corrections: &'a [NewCorrection],
+    /// Owners given by `owner LEAD WHO` lines.
+    pub owners: &'a [crate::digest::team::NewAssignment],
     /// The confirmation's text.
     pub result: &'a str,
     /// The confirmation's Message-ID and exact bytes; None when there is no `[smtp]` to send it.
@@ -84,12 +86,17 @@ impl Store {
             // Also digests submitted but never marked sent (a crash after the server accepted
             // one): only a digest that reached its recipients can be quoted, as its token is
             // unguessable.
-            "SELECT id, token FROM digests WHERE token IS NOT NULL AND (status = 'sent' OR attempts > 0) ORDER BY id",
+            "SELECT id, token, envelope_to FROM digests WHERE token IS NOT NULL AND (status = 'sent' OR attempts > 0) ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
+            let to: Option<String> = r.get(2)?;
             Ok(SentDigest {
                 id: r.get(0)?,
                 token: r.get(1)?,
+                // An unreadable list names nobody: such a digest cannot be answered.
+                recipients: to
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -144,6 +151,9 @@ impl Store {
         }
         for c in a.corrections {
             insert_correction(&tx, c)?;
+        }
+        for o in a.owners {
+            super::owners::insert_assignment(&tx, o)?;
         }
         tx.commit()?;
         Ok(true)
@@ -313,6 +323,7 @@ mod tests {
         let a = Applied {
             sender: "jane@ourco.example",
             corrections: std::slice::from_ref(&c),
+            owners: &[],
             result: "applied",
             confirmation: Some(("<confirm.1@ourco.example>", b"raw")),
         };

@@ -44,6 +44,8 @@ impl DigestStatus {
 #[derive(Debug, Clone)]
 pub struct NewDigest {
     pub day: NaiveDate,
+    /// The recipient's lower-cased address: one regular digest per recipient and day.
+    pub recipient: String,
     pub forced: bool,
     pub status: DigestStatus,
     pub message_id: Option<String>,
@@ -61,6 +63,8 @@ pub struct NewDigest {
 pub struct DigestRow {
     pub id: i64,
     pub day: NaiveDate,
+    /// Empty for digests recorded before recipients had digests of their own.
+    pub recipient: String,
     pub forced: bool,
     pub status: DigestStatus,
     pub message_id: Option<String>,
@@ -76,7 +80,7 @@ pub struct DigestRow {
     pub sent_at: Option<String>,
 }
 
-const ROW_COLUMNS: &str = "id, day, forced, status, message_id, token, content_hash, subject, envelope_from, envelope_to, message, created_at, attempts, last_error, sent_at";
+const ROW_COLUMNS: &str = "id, day, forced, status, message_id, token, content_hash, subject, envelope_from, envelope_to, message, created_at, attempts, last_error, sent_at, recipient";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<DigestRow>> {
     let id: i64 = r.get(0)?;
@@ -103,17 +107,24 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<DigestRow>> {
             attempts: r.get(12)?,
             last_error: r.get(13)?,
             sent_at: r.get(14)?,
+            recipient: r.get(15)?,
         })
     })();
     Ok(parsed.with_context(|| format!("digest row {id}")))
 }
 
 impl Store {
-    /// The regular (not forced) digest of `day`, if one was recorded.
-    pub fn regular_digest(&self, day: NaiveDate) -> anyhow::Result<Option<DigestRow>> {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM digests WHERE day = ?1 AND forced = 0");
+    /// The regular (not forced) digest of `day` for `recipient`, if one was recorded.
+    pub fn regular_digest(
+        &self,
+        day: NaiveDate,
+        recipient: &str,
+    ) -> anyhow::Result<Option<DigestRow>> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM digests WHERE day = ?1 AND recipient = ?2 AND forced = 0"
+        );
         self.conn
-            .query_row(&sql, [day.to_string()], row)
+            .query_row(&sql, params![day.to_string(), recipient], row)
             .optional()?
             .transpose()
     }
@@ -152,9 +163,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<i64>> {
         let n = self.conn.execute(
-            "INSERT INTO digests (day, forced, status, message_id, token, content_hash, subject, envelope_from, envelope_to, message, snapshot, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (day) WHERE forced = 0 DO NOTHING",
+            "INSERT INTO digests (day, forced, status, message_id, token, content_hash, subject, envelope_from, envelope_to, message, snapshot, created_at, recipient)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (day, recipient) WHERE forced = 0 DO NOTHING",
             params![
                 d.day.to_string(),
                 d.forced as i64,
@@ -168,6 +179,7 @@ impl Store {
                 d.message,
                 serde_json::to_string(&d.snapshot)?,
                 now.to_rfc3339(),
+                d.recipient,
             ],
         )?;
         Ok((n == 1).then(|| self.conn.last_insert_rowid()))
@@ -215,22 +227,30 @@ impl Store {
         )?)
     }
 
-    /// The last local day whose regular digest was sent or skipped: what the schedule needs.
-    pub fn last_handled_digest_day(&self) -> anyhow::Result<Option<NaiveDate>> {
+    /// The last local day whose regular digest to `recipient` was sent or skipped: what the
+    /// schedule needs. A digest from before recipients had their own (recipient '') counts for
+    /// everyone, so an upgrade on the morning it went out sends nothing twice.
+    pub fn last_handled_digest_day(&self, recipient: &str) -> anyhow::Result<Option<NaiveDate>> {
         let d: Option<String> = self.conn.query_row(
-            "SELECT MAX(day) FROM digests WHERE forced = 0 AND status IN ('sent', 'skipped')",
-            [],
+            "SELECT MAX(day) FROM digests WHERE forced = 0 AND status IN ('sent', 'skipped') AND recipient IN (?1, '')",
+            [recipient],
             |r| r.get(0),
         )?;
         d.map(|d| d.parse().with_context(|| format!("digest day {d:?}")))
             .transpose()
     }
 
-    /// The snapshot of the most recent digest sent before `day` ("moved since the last digest").
-    pub fn snapshot_before(&self, day: NaiveDate) -> anyhow::Result<Option<(NaiveDate, Snapshot)>> {
+    /// The snapshot of the most recent digest sent to `recipient` before `day` ("new since the
+    /// last digest"); one from before recipients had their own (recipient '') serves too.
+    pub fn snapshot_before(
+        &self,
+        day: NaiveDate,
+        recipient: &str,
+    ) -> anyhow::Result<Option<(NaiveDate, Snapshot)>> {
         self.snapshot_where(
-            "status = 'sent' AND day < ?1 ORDER BY day DESC, id DESC",
+            "status = 'sent' AND day < ?1 AND recipient IN (?2, '') ORDER BY day DESC, id DESC",
             day,
+            recipient,
         )
     }
 
@@ -239,26 +259,35 @@ impl Store {
     pub fn snapshot_week_before(
         &self,
         day: NaiveDate,
+        recipient: &str,
     ) -> anyhow::Result<Option<(NaiveDate, Snapshot)>> {
         let week = day - chrono::Duration::days(7);
         if let Some(s) = self.snapshot_where(
-            "status = 'sent' AND day <= ?1 ORDER BY day DESC, id DESC",
+            "status = 'sent' AND day <= ?1 AND recipient IN (?2, '') ORDER BY day DESC, id DESC",
             week,
+            recipient,
         )? {
             return Ok(Some(s));
         }
-        self.snapshot_where("status = 'sent' AND day < ?1 ORDER BY day, id", day)
+        self.snapshot_where(
+            "status = 'sent' AND day < ?1 AND recipient IN (?2, '') ORDER BY day, id",
+            day,
+            recipient,
+        )
     }
 
     fn snapshot_where(
         &self,
         condition: &str,
         day: NaiveDate,
+        recipient: &str,
     ) -> anyhow::Result<Option<(NaiveDate, Snapshot)>> {
         let sql = format!("SELECT day, snapshot FROM digests WHERE {condition} LIMIT 1");
         let found: Option<(String, String)> = self
             .conn
-            .query_row(&sql, [day.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(&sql, params![day.to_string(), recipient], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let Some((d, json)) = found else {
             return Ok(None);
@@ -287,6 +316,7 @@ mod tests {
         );
         NewDigest {
             day: day.parse().unwrap(),
+            recipient: "sales@ourco.example".into(),
             forced,
             status: DigestStatus::Pending,
             message_id: Some(format!("<digest.{day}{forced}@ourco.example>")),
@@ -323,29 +353,83 @@ mod tests {
         assert!(!s.claim_digest(id, now, lease).unwrap(), "lease is held");
         s.mark_digest_failed(id, "connection refused").unwrap();
         assert!(s.claim_digest(id, now, lease).unwrap());
-        assert_eq!(s.last_handled_digest_day().unwrap(), None);
+        assert_eq!(
+            s.last_handled_digest_day("sales@ourco.example").unwrap(),
+            None
+        );
         s.mark_digest_sent(id, now).unwrap();
         assert!(!s.claim_digest(id, now, lease).unwrap(), "sent is final");
         let row = s
-            .regular_digest("2026-11-20".parse().unwrap())
+            .regular_digest("2026-11-20".parse().unwrap(), "sales@ourco.example")
             .unwrap()
             .unwrap();
+        // Another recipient has a digest of their own that day; the old-style row ('') counts
+        // for everyone.
+        let mut bobs = new("2026-11-20", false);
+        bobs.recipient = "bob@ourco.example".into();
+        bobs.message_id = Some("<bob@x>".into());
+        bobs.token = Some("bob".into());
+        assert!(s.insert_digest(&bobs, now).unwrap().is_some());
+        assert_eq!(s.insert_digest(&bobs, now).unwrap(), None);
+        assert_eq!(
+            s.last_handled_digest_day("bob@ourco.example").unwrap(),
+            None
+        );
         assert_eq!(row.status, DigestStatus::Sent);
         assert_eq!(row.attempts, 2);
         assert_eq!(row.envelope_to, ["sales@ourco.example"]);
-        assert_eq!(s.last_handled_digest_day().unwrap(), row.day.into());
+        assert_eq!(
+            s.last_handled_digest_day("sales@ourco.example").unwrap(),
+            row.day.into()
+        );
         let (d, snap) = s
-            .snapshot_before("2026-11-21".parse().unwrap())
+            .snapshot_before("2026-11-21".parse().unwrap(), "sales@ourco.example")
             .unwrap()
             .unwrap();
         assert_eq!(d, row.day);
         assert_eq!(snap["acme.example"].score, 80);
         assert!(
-            s.snapshot_before("2026-11-20".parse().unwrap())
+            s.snapshot_before("2026-11-20".parse().unwrap(), "sales@ourco.example")
                 .unwrap()
                 .is_none()
         );
         assert!(s.digest_by_token("2026-11-20false").unwrap().is_some());
+    }
+
+    #[test]
+    fn migration_6_gives_old_digests_their_recipient() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &crate::store::migrations::MIGRATIONS[..5] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 5).unwrap();
+        tx.commit().unwrap();
+        for (day, to) in [
+            ("2026-11-19", "[\"Sales@OurCo.example\"]"),
+            ("2026-11-18", "[\"a@ourco.example\",\"b@ourco.example\"]"),
+        ] {
+            conn.execute(
+                "INSERT INTO digests (day, status, content_hash, subject, envelope_to, snapshot, created_at) VALUES (?1, 'sent', 'h', 's', ?2, '{}', 'now')",
+                params![day, to],
+            )
+            .unwrap();
+        }
+        crate::store::migrations::migrate(&mut conn).unwrap();
+        let got: Vec<(String, String)> = conn
+            .prepare("SELECT day, recipient FROM digests ORDER BY day")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            got,
+            [
+                ("2026-11-18".to_string(), String::new()),
+                ("2026-11-19".to_string(), "sales@ourco.example".to_string())
+            ]
+        );
     }
 
     #[test]
@@ -357,7 +441,7 @@ mod tests {
             s.mark_digest_sent(id, now).unwrap();
         }
         let week = |d: &str| {
-            s.snapshot_week_before(d.parse().unwrap())
+            s.snapshot_week_before(d.parse().unwrap(), "sales@ourco.example")
                 .unwrap()
                 .map(|(d, _)| d.to_string())
         };

@@ -184,6 +184,27 @@ CREATE TABLE folder_tags (
     PRIMARY KEY (account, folder, message_id)
 ) STRICT;
 "#,
+    // 7: a sales team. Each recipient gets a digest of their own, so the ledger is one regular row
+    // per (day, recipient); rows from before keep their single addressee where they had one.
+    // Lead owners set by hand (`tag LEAD owner:ADDR`, the digest reply `owner LEAD WHO`), in order.
+    r#"
+ALTER TABLE digests ADD COLUMN recipient TEXT NOT NULL DEFAULT '';
+UPDATE digests SET recipient = lower(json_extract(envelope_to, '$[0]'))
+    WHERE envelope_to IS NOT NULL AND json_valid(envelope_to) AND json_array_length(envelope_to) = 1;
+DROP INDEX digests_one_per_day;
+CREATE UNIQUE INDEX digests_one_per_day_per_recipient ON digests (day, recipient) WHERE forced = 0;
+
+CREATE TABLE owner_assignments (
+    id         INTEGER PRIMARY KEY,
+    lead       TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    source     TEXT NOT NULL CHECK (source IN ('digest_reply', 'cli')),
+    message_id TEXT,
+    person     TEXT NOT NULL,
+    at         TEXT NOT NULL
+) STRICT;
+CREATE INDEX owner_assignments_lead ON owner_assignments (lead, id);
+"#,
 ];
 
 /// Runs every migration the database has not seen, each in its own transaction.

@@ -99,6 +99,8 @@ pub fn strong_inquiry(evidence_extra: &str) -> Vec<Signal> {
 pub struct Seed {
     pub id: String,
     pub from: String,
+    /// The To header (inbound seeds go to the sales mailbox).
+    pub to: String,
     pub date: String,
     pub subject: String,
     pub body: String,
@@ -108,19 +110,25 @@ pub struct Seed {
 
 fn raw(s: &Seed) -> Vec<u8> {
     format!(
-        "Message-ID: <{}>\r\nFrom: {}\r\nTo: sales@ourco.example\r\nDate: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-        s.id, s.from, s.date, s.subject, s.body
+        "Message-ID: <{}>\r\nFrom: {}\r\nTo: {}\r\nDate: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        s.id, s.from, s.to, s.date, s.subject, s.body
     )
     .into_bytes()
 }
 
 /// Stores inbound messages with the given signals.
 pub fn store(settings: &Settings, seeds: &[Seed]) {
+    let all: Vec<(&Seed, Direction)> = seeds.iter().map(|s| (s, Direction::In)).collect();
+    store_directed(settings, &all);
+}
+
+/// Stores messages, inbound or ours (`Direction::Out`: `from` is a colleague, `to` the buyer).
+pub fn store_directed(settings: &Settings, seeds: &[(&Seed, Direction)]) {
     let mut store = Store::open(&settings.storage_path).expect("open store");
     let fallback: DateTime<FixedOffset> = now().fixed_offset();
     let items: Vec<Item> = seeds
         .iter()
-        .map(|s| {
+        .map(|(s, direction)| {
             let bytes = raw(s);
             let parsed = leadsift::parse::parse(&bytes, fallback, false).expect("parse seed");
             Item::Message(Box::new(NewMessage {
@@ -130,7 +138,7 @@ pub fn store(settings: &Settings, seeds: &[Seed]) {
                     signals: s.signals.clone(),
                     deal_value_usd: s.deal,
                 },
-                direction: Direction::In,
+                direction: *direction,
                 size: bytes.len() as u64,
                 location: None,
             }))
@@ -146,6 +154,7 @@ pub fn three_leads() -> Vec<Seed> {
         Seed {
             id: "rfq-1@acme-pumps.example".into(),
             from: "Li Wei <li.wei@acme-pumps.example>".into(),
+            to: "sales@ourco.example".into(),
             date: "Thu, 19 Nov 2026 10:00:00 +0800".into(),
             subject: "RFQ: 400 pcs submersible pump, delivery before 20 December".into(),
             body: "Dear sales, we need 400 pcs submersible pump, target USD 60/pc, 30% T/T deposit. I am the purchasing manager. Please send PI.".into(),
@@ -155,6 +164,7 @@ pub fn three_leads() -> Vec<Seed> {
         Seed {
             id: "q-1@gmail.com".into(),
             from: "Bob <bob.garden@gmail.com>".into(),
+            to: "sales@ourco.example".into(),
             date: "Wed, 18 Nov 2026 09:00:00 +0000".into(),
             subject: "price list".into(),
             body: "Dear Sir, send price list.".into(),
@@ -164,6 +174,7 @@ pub fn three_leads() -> Vec<Seed> {
         Seed {
             id: "seo-1@rankrise.example".into(),
             from: "Priya <priya@rankrise.example>".into(),
+            to: "sales@ourco.example".into(),
             date: "Tue, 17 Nov 2026 09:00:00 +0000".into(),
             subject: "Your website is not on Google page 1".into(),
             body: "We are a leading SEO agency.".into(),
@@ -184,12 +195,15 @@ pub fn hostile_lead() -> Seed {
     Seed {
         id: "xss-1@evil-buyer.example".into(),
         from: "Mallory <mallory@evil-buyer.example>".into(),
+        to: "sales@ourco.example".into(),
         date: "Thu, 19 Nov 2026 11:00:00 +0800".into(),
         subject: XSS_SUBJECT.into(),
         body: XSS_BODY.into(),
         signals: {
             let mut s = strong_inquiry(XSS_BODY);
             s[0].evidence = XSS_SUBJECT.into();
+            // The strongest point: the one quote the digest shows.
+            s[5].evidence = format!("before 20 December {XSS_BODY}");
             s
         },
         deal: Some(24_000.0),

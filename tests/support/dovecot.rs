@@ -302,6 +302,31 @@ service anvil {{
             .collect()
     }
 
+    /// Adds a user `name@example.test` (same password) who can receive mail over LMTP.
+    pub fn add_user(&self, address: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("users"))
+            .expect("users file");
+        writeln!(f, "{address}:{{PLAIN}}{PASSWORD}::::::").expect("add user");
+    }
+
+    /// Every message delivered to `address`'s INBOX, raw, read from its Maildir (oldest first).
+    pub fn inbox_of(&self, address: &str) -> Vec<Vec<u8>> {
+        let (local, domain) = address.split_once('@').expect("an address");
+        let root = self.dir.join(format!("mail/{domain}/{local}/Maildir"));
+        let mut files: Vec<PathBuf> = ["new", "cur"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+            .flat_map(|rd| rd.flatten().map(|e| e.path()))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read(p).expect("a delivered message"))
+            .collect()
+    }
+
     /// The user's Maildir for `folder` (Maildir++: `.Name` below the root, INBOX at the root).
     pub fn maildir(&self, folder: &str) -> PathBuf {
         let root = self.dir.join("mail/example.test/sales/Maildir");

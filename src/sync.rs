@@ -14,6 +14,7 @@
 //! become corrections, the leads they touch are rescored, and leadsift's own class keyword is
 //! written (the only time a folder is opened read-write) where the lead's class changed.
 
+pub mod mutf7;
 pub mod pool;
 pub mod session;
 pub mod tls;
@@ -604,28 +605,30 @@ async fn fetch_folder(
             .filter(|&u| u > mark)
             .collect();
         if candidates.is_empty() {
+            // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is on its way
+            // to the store: the rest is outside the backfill window for good, or was expunged
+            // before we saw it (spam deleted at once). The mark moves past them, or every pass
+            // (and the daemon's UIDNEXT check) would come back for UIDs that no longer exist.
+            if let Some(top) = ctx
+                .uid_next
+                .map(|n| n.saturating_sub(1))
+                .filter(|&t| t > mark)
+            {
+                hand_over(
+                    ends,
+                    BatchEnd {
+                        id,
+                        submitted: 0,
+                        mark: top,
+                        uids: (top, top),
+                    },
+                )
+                .await?;
+                id += 1;
+                mark = top;
+            }
             if backfill {
-                // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is on its
-                // way to the store: the older ones are outside the backfill window for good.
                 backfill = false;
-                if let Some(top) = ctx
-                    .uid_next
-                    .map(|n| n.saturating_sub(1))
-                    .filter(|&t| t > mark)
-                {
-                    hand_over(
-                        ends,
-                        BatchEnd {
-                            id,
-                            submitted: 0,
-                            mark: top,
-                            uids: (top, top),
-                        },
-                    )
-                    .await?;
-                    id += 1;
-                    mark = top;
-                }
                 continue;
             }
             return Ok(());

@@ -134,7 +134,9 @@ impl ImapSession {
         let tcp = timed(timeout, &what, TcpStream::connect(&addr)).await?;
         let _ = tcp.set_nodelay(true);
         let mut tcp = TimeoutStream::new(tcp);
-        tcp.set_read_timeout(Some(timeout));
+        // No read timeout on the socket: every command below runs under `timed`, and IDLE waits
+        // longer than `timeout` on purpose (renewing it sooner than the server's own 60 s check
+        // means some servers never announce mail during IDLE).
         tcp.set_write_timeout(Some(timeout));
         let tcp: Tcp = Box::pin(tcp);
 
@@ -301,6 +303,25 @@ impl ImapSession {
         while self.inner.unsolicited_responses.try_recv().is_ok() {}
     }
 
+    /// Empties the unsolicited queue; true if it held news about the selected mailbox (new or
+    /// expunged messages, changed flags).
+    fn take_mailbox_changes(&mut self) -> bool {
+        use async_imap::types::UnsolicitedResponse as U;
+        let mut changed = false;
+        while let Ok(r) = self.inner.unsolicited_responses.try_recv() {
+            changed |= match r {
+                U::Exists(_) | U::Recent(_) | U::Expunge(_) => true,
+                U::Other(data) => matches!(
+                    data.parsed(),
+                    async_imap::imap_proto::Response::Fetch(..)
+                        | async_imap::imap_proto::Response::Vanished { .. }
+                ),
+                _ => false,
+            };
+        }
+        changed
+    }
+
     fn classify<T>(&mut self, r: anyhow::Result<T>) -> anyhow::Result<T> {
         if let Err(e) = &r {
             // NO and BAD leave the connection usable; anything else (I/O, parse, timeout) does not.
@@ -340,7 +361,7 @@ impl ImapSession {
                     .iter()
                     .any(|a| matches!(a, NameAttribute::Sent))
             {
-                sent = Some(n.name().to_string());
+                sent = Some(super::mutf7::display(n.name()));
             }
         }
         self.drain_unsolicited();
@@ -372,10 +393,12 @@ impl ImapSession {
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
         self.ensure_usable(verb)?;
         let what = format!("{verb} {folder}");
+        // People write names in UTF-8; the wire wants modified UTF-7 (RFC 3501 §5.1.3).
+        let wire = super::mutf7::encode(folder);
         let mailbox = if read_only {
-            timed(self.timeout, &what, self.inner.examine(folder)).await?
+            timed(self.timeout, &what, self.inner.examine(&wire)).await?
         } else {
-            timed(self.timeout, &what, self.inner.select(folder)).await?
+            timed(self.timeout, &what, self.inner.select(&wire)).await?
         };
         self.drain_unsolicited();
         let uidvalidity = mailbox
@@ -740,10 +763,10 @@ pub enum IdleEnd {
 
 impl ImapSession {
     /// IDLE on the folder selected last (EXAMINE it first) until the server reports a change,
-    /// `wait` passes, or `stop` resolves; then DONE. The socket's read timeout (the per-operation
-    /// `timeout`) stays on, so one wait is capped at three quarters of it — a dead link shows up
-    /// as a timeout within `timeout` either way. Consumes the session because async-imap's IDLE
-    /// does; gives it back unless the connection broke.
+    /// `wait` passes, or `stop` resolves; then DONE. What the server sends along with its answer
+    /// to DONE counts too: servers that check the mailbox when IDLE ends (Courier, Cyrus) announce
+    /// new mail there. A dead link shows when DONE gets no answer within `timeout`. Consumes the
+    /// session because async-imap's IDLE does; gives it back unless the connection broke.
     pub async fn idle<S>(
         self,
         wait: Duration,
@@ -769,9 +792,7 @@ impl ImapSession {
                 )),
             );
         }
-        let wait = wait
-            .min(timeout.saturating_mul(3) / 4)
-            .max(Duration::from_secs(1));
+        let wait = wait.max(Duration::from_secs(1));
         let mut handle = inner.idle();
         if let Err(e) = timed(timeout, "IDLE", handle.init()).await {
             return (None, Err(e));
@@ -808,7 +829,11 @@ impl ImapSession {
                     selected,
                     broken: false,
                 };
-                s.drain_unsolicited();
+                let announced = s.take_mailbox_changes();
+                let end = match end {
+                    IdleEnd::Timeout if announced => IdleEnd::NewData,
+                    other => other,
+                };
                 (Some(s), Ok(end))
             }
             Err(e) => (None, Err(e)),

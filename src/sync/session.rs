@@ -73,6 +73,8 @@ pub struct FetchOutcome {
 
 pub struct ImapSession {
     inner: async_imap::Session<Stream>,
+    /// The account's name, for error messages.
+    account: String,
     host: String,
     timeout: Duration,
     capabilities: BTreeSet<String>,
@@ -81,6 +83,83 @@ pub struct ImapSession {
     condstore: bool,
     selected: Option<Selected>,
     broken: bool,
+}
+
+/// A message meant for a person that already says what failed, where, and the likely fix: the
+/// causes under it (kept for callers that branch on them) are not repeated by
+/// [`crate::sync::describe`].
+#[derive(Debug)]
+pub struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// IMAP servers greet at once; one silent this long is most likely waiting for a TLS handshake.
+const GREETING_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Connection refused (nothing listens on the port).
+fn refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
+}
+
+/// The TLS handshake read something that is not TLS at all: a plaintext IMAP greeting.
+fn speaks_plaintext(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(|r| matches!(r, rustls::Error::InvalidMessage(_)))
+    })
+}
+
+/// What the server said in a NO or BAD, without async-imap's debug dressing
+/// (`code: Some(…), info: Some("…")`).
+pub fn server_words(e: &async_imap::error::Error) -> Option<String> {
+    let raw = match e {
+        async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => s,
+        _ => return None,
+    };
+    let info = raw
+        .split_once("info: Some(\"")
+        .or_else(|| raw.split_once("information: Some(\""))
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(text, _)| text.replace("\\\"", "\""));
+    let code = raw
+        .split_once("code: Some(")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(c, _)| c.to_string());
+    match (code, info) {
+        (Some(c), Some(i)) => Some(format!("[{}] {i}", c.to_uppercase())),
+        (None, Some(i)) => Some(i),
+        (Some(c), None) => Some(format!("[{}]", c.to_uppercase())),
+        (None, None) => Some(raw.clone()),
+    }
+}
+
+/// A rejected LOGIN, as a sentence with the likely fix.
+fn login_hint(e: anyhow::Error, account: &Account) -> anyhow::Error {
+    let words = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<async_imap::error::Error>())
+        .find_map(server_words);
+    let Some(words) = words else { return e };
+    let lower = words.to_lowercase();
+    let fix = if lower.contains("tls") || lower.contains("ssl") || lower.contains("privacy") {
+        "the server wants TLS before the password: use tls = \"starttls\" or \"implicit\""
+    } else {
+        "check `username` and the password (password_file, password_command or password_credential)"
+    };
+    // Keep the NO in the chain: callers tell a rejected login from a network fault by it.
+    e.context(Hint(format!(
+        "the server rejected the login as {:?} ({words}): {fix}",
+        account.username
+    )))
 }
 
 /// Runs one network step under the timeout, turning expiry into an error that says what hung.
@@ -123,15 +202,30 @@ pub fn uid_set(uids: &[u32]) -> String {
 }
 
 impl ImapSession {
-    /// Connects, does TLS as configured, reads the greeting and logs in.
+    /// Connects, does TLS as configured, reads the greeting and logs in. Errors name the
+    /// account and, where the cause is a likely mistake in the config, the fix.
     pub async fn connect(account: &Account, timeout: Duration) -> anyhow::Result<ImapSession> {
+        Self::connect_inner(account, timeout)
+            .await
+            .with_context(|| format!("account {}", account.name))
+    }
+
+    async fn connect_inner(account: &Account, timeout: Duration) -> anyhow::Result<ImapSession> {
         let addr = format!(
             "{}:{}",
             account.host.trim_start_matches('[').trim_end_matches(']'),
             account.port
         );
         let what = format!("connecting to {}:{}", account.host, account.port);
-        let tcp = timed(timeout, &what, TcpStream::connect(&addr)).await?;
+        let tcp = match timed(timeout, &what, TcpStream::connect(&addr)).await {
+            Ok(t) => t,
+            Err(e) if refused(&e) => bail!(
+                "cannot connect to {}:{}: connection refused (is the IMAP server running there, and is `port` right?)",
+                account.host,
+                account.port
+            ),
+            Err(e) => return Err(e),
+        };
         let _ = tcp.set_nodelay(true);
         let mut tcp = TimeoutStream::new(tcp);
         // No read timeout on the socket: every command below runs under `timed`, and IDLE waits
@@ -149,7 +243,7 @@ impl ImapSession {
             }
             TlsMode::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
-                Self::greeting(&mut client, timeout).await?;
+                Self::plain_greeting(account, &mut client, timeout).await?;
                 timed(
                     timeout,
                     "STARTTLS",
@@ -162,7 +256,7 @@ impl ImapSession {
             }
             TlsMode::Plaintext => {
                 let mut client = async_imap::Client::new(tcp);
-                Self::greeting(&mut client, timeout).await?;
+                Self::plain_greeting(account, &mut client, timeout).await?;
                 Box::new(client.into_inner())
             }
         };
@@ -177,9 +271,11 @@ impl ImapSession {
                     .map_err(|(e, _)| e)
             },
         )
-        .await?;
+        .await
+        .map_err(|e| login_hint(e, account))?;
         let mut session = ImapSession {
             inner,
+            account: account.name.clone(),
             host: account.host.clone(),
             timeout,
             capabilities: BTreeSet::new(),
@@ -231,18 +327,53 @@ impl ImapSession {
             Some(ca) => format!("system roots and {}", ca.display()),
             None => "system roots".to_string(),
         };
-        timed(
+        let r = timed(
             timeout,
             &format!("TLS handshake with {}:{}", account.host, account.port),
             connector.connect(name, tcp),
         )
-        .await
-        .with_context(|| {
+        .await;
+        if let Err(e) = &r
+            && speaks_plaintext(e)
+        {
+            // The server's plaintext greeting ("* OK …") is not a TLS record.
+            bail!(
+                "port {port} on {host} speaks plaintext, not TLS: use tls = \"starttls\" or port 993",
+                port = account.port,
+                host = account.host
+            );
+        }
+        r.with_context(|| {
             format!(
                 "server certificate not accepted for {:?} (trusted: {trust})",
                 account.host
             )
         })
+    }
+
+    /// The greeting on a connection that starts in plaintext. A server that expects TLS from the
+    /// first byte says nothing and waits for ours; rather than the full timeout, give up after
+    /// a few seconds with the likely fix.
+    async fn plain_greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
+        account: &Account,
+        client: &mut async_imap::Client<T>,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let patience = timeout.min(GREETING_PATIENCE);
+        match tokio::time::timeout(patience, Self::greeting(client, timeout)).await {
+            Ok(r) => r,
+            Err(_) => bail!(
+                "no IMAP greeting from {host}:{port} within {s} s: the port seems to expect TLS from the first byte (implicit TLS): use tls = \"implicit\", or port 143 for tls = \"{mode}\"",
+                host = account.host,
+                port = account.port,
+                s = patience.as_secs(),
+                mode = if account.tls == TlsMode::Plaintext {
+                    "plaintext"
+                } else {
+                    "starttls"
+                },
+            ),
+        }
     }
 
     async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
@@ -396,9 +527,35 @@ impl ImapSession {
         // People write names in UTF-8; the wire wants modified UTF-7 (RFC 3501 §5.1.3).
         let wire = super::mutf7::encode(folder);
         let mailbox = if read_only {
-            timed(self.timeout, &what, self.inner.examine(&wire)).await?
+            timed(self.timeout, &what, self.inner.examine(&wire)).await
         } else {
-            timed(self.timeout, &what, self.inner.select(&wire)).await?
+            timed(self.timeout, &what, self.inner.select(&wire)).await
+        };
+        let mailbox = match mailbox {
+            Ok(m) => m,
+            Err(e) => {
+                let words = e
+                    .chain()
+                    .filter_map(|c| c.downcast_ref::<async_imap::error::Error>())
+                    .find_map(server_words);
+                let Some(words) = words else { return Err(e) };
+                let lower = words.to_lowercase();
+                let missing = ["exist", "nonexistent", "not found", "no such", "unknown mailbox"]
+                    .iter()
+                    .any(|w| lower.contains(w));
+                // Keep the NO in the chain: it tells callers the connection is still fine.
+                return Err(if missing {
+                    e.context(Hint(format!(
+                        "mailbox {folder:?} does not exist on account {} (the server said: {words}); check `folders` and `sent_folder` in the config",
+                        self.account
+                    )))
+                } else {
+                    e.context(Hint(format!(
+                        "{verb} of mailbox {folder:?} on account {} refused: {words}",
+                        self.account
+                    )))
+                });
+            }
         };
         self.drain_unsolicited();
         let uidvalidity = mailbox
@@ -777,6 +934,7 @@ impl ImapSession {
     {
         let ImapSession {
             inner,
+            account,
             host,
             timeout,
             capabilities,
@@ -822,6 +980,7 @@ impl ImapSession {
             Ok(inner) => {
                 let mut s = ImapSession {
                     inner,
+                    account,
                     host,
                     timeout,
                     capabilities,

@@ -589,7 +589,10 @@ mod tests {
             ("[\" INBOX\"]", "space"),
         ] {
             let err = conf(folders).unwrap_err().to_string();
-            assert!(err.contains(says) && err.contains("[[account]] #1"), "{folders}: {err}");
+            assert!(
+                err.contains(says) && err.contains("[[account]] #1"),
+                "{folders}: {err}"
+            );
         }
     }
 

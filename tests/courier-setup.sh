@@ -3,14 +3,17 @@
 # dovecot-imapd, so they are downloaded and unpacked with `dpkg -x` into DIR (default
 # target/courier/root). tests/support/courier.rs runs authdaemond + couriertcpd/imapd from there,
 # inside a private mount namespace where Courier's compiled-in paths (/etc/courier,
-# /run/courier, /usr/lib/courier-authlib) are bound to the test's own directories.
+# /run/courier, /usr/lib/courier-authlib, gamin's /usr/libexec) are bound to the test's own
+# directories.
 # Needs root (as tests/run.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-$PWD/target/courier}"
-[ -f "$dir/.complete" ] && exit 0
+# gamin's gam_server too, as the packages depend on it: without it every login and SELECT
+# waits about a second for a file-alteration monitor that never comes.
+[ -f "$dir/.complete" ] && [ -x "$dir/root/usr/libexec/gam_server" ] && exit 0
 pkgs=(courier-imap courier-base courier-authlib courier-authlib-userdb courier-authdaemon
-      libcourier-unicode4 libgamin0 libidn12 libltdl7 libpcre3)
+      libcourier-unicode4 libgamin0 gamin libidn12 libltdl7 libpcre3)
 rm -rf "$dir"
 mkdir -p "$dir/debs" "$dir/root"
 if ! (cd "$dir/debs" && apt-get download "${pkgs[@]}" >/dev/null 2>&1); then

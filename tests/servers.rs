@@ -52,7 +52,11 @@ on_both!(
 
 /// The folder `name` (UTF-8, `/`-separated) as this server spells it, UTF-8 and on the wire.
 fn folder(s: &impl Server, name: &str) -> (String, String) {
-    let utf8 = format!("{}{}", s.prefix(), name.replace('/', &s.separator().to_string()));
+    let utf8 = format!(
+        "{}{}",
+        s.prefix(),
+        name.replace('/', &s.separator().to_string())
+    );
     let wire = utf8
         .split(s.separator())
         .map(utf7)
@@ -88,7 +92,9 @@ fn seen(s: &impl Server, folder: &str) -> Vec<(u32, bool)> {
     let mut c = s.client();
     let f = c.flags(folder);
     c.logout();
-    f.into_iter().map(|(u, f)| (u, f.contains("\\Seen"))).collect()
+    f.into_iter()
+        .map(|(u, f)| (u, f.contains("\\Seen")))
+        .collect()
 }
 
 fn sync_stores_inbox_and_sent_reads_only_and_then_only_new_mail(s: &impl Server) {
@@ -113,9 +119,17 @@ fn sync_stores_inbox_and_sent_reads_only_and_then_only_new_mail(s: &impl Server)
     c.append("INBOX", "", &inquiry(3));
     c.logout();
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 1 new, 0 duplicate(s)"), "{}: {out}", s.name());
+    assert!(
+        out.contains("sales: 1 new, 0 duplicate(s)"),
+        "{}: {out}",
+        s.name()
+    );
     let out = ls.sync_ok();
-    assert!(out.contains("sales: 0 new, 0 duplicate(s)"), "{}: {out}", s.name());
+    assert!(
+        out.contains("sales: 0 new, 0 duplicate(s)"),
+        "{}: {out}",
+        s.name()
+    );
 }
 
 fn keywords_set_by_a_person_become_corrections_and_the_class_keyword_is_written(s: &impl Server) {
@@ -130,7 +144,11 @@ fn keywords_set_by_a_person_become_corrections_and_the_class_keyword_is_written(
         .to_string();
     // leadsift's own class keyword is on the message.
     let flags = s.client().flags("INBOX");
-    assert!(flags[&1].contains(class_keyword(&auto)), "{}: {flags:?}", s.name());
+    assert!(
+        flags[&1].contains(class_keyword(&auto)),
+        "{}: {flags:?}",
+        s.name()
+    );
 
     let wanted = if auto == "hot" { "drop" } else { "hot" };
     let keyword = format!("lead-{wanted}");
@@ -172,7 +190,10 @@ fn folders_named_in_chinese_and_cyrillic_are_synced(s: &impl Server) {
     let out = ls.sync_ok();
     assert!(out.contains("sales: 2 new"), "{}: {out}", s.name());
     // Stored, logged and shown under the names people use.
-    for (f, id) in [(&inquiries, "inq-1@buyer.example"), (&orders, "inq-2@buyer.example")] {
+    for (f, id) in [
+        (&inquiries, "inq-1@buyer.example"),
+        (&orders, "inq-2@buyer.example"),
+    ] {
         assert_eq!(
             ls.count(&format!(
                 "SELECT COUNT(*) FROM locations l JOIN messages m ON m.id = l.message WHERE l.folder = '{f}' AND m.message_id = '{id}'"
@@ -184,14 +205,18 @@ fn folders_named_in_chinese_and_cyrillic_are_synced(s: &impl Server) {
     }
     let status = ls.run(&["status"]);
     let status = text(&status.stdout);
-    assert!(status.contains(&inquiries) && status.contains(&orders), "{status}");
+    assert!(
+        status.contains(&inquiries) && status.contains(&orders),
+        "{status}"
+    );
     assert!(!status.contains("last error"), "{status}");
     let again = ls.sync_ok();
     assert!(again.contains("sales: 0 new"), "{again}");
 }
 
 /// Polling far slower than any wait here; IDLE renewed every 5 s, far below Courier's 60 s.
-const IDLE_CONF: &str = "timeout_secs = 10\n\n[daemon]\npoll_interval_secs = 600\nidle_renew_secs = 5\n";
+const IDLE_CONF: &str =
+    "timeout_secs = 10\n\n[daemon]\npoll_interval_secs = 600\nidle_renew_secs = 5\n";
 
 fn idle_rounds(d: &Daemon) -> usize {
     d.log().matches("IDLE ended").count()
@@ -210,7 +235,9 @@ fn daemon_syncs_new_mail_while_idling(s: &impl Server) {
         scored(&ls, "inq-0@buyer.example")
     });
     // Idling: one IDLE round ended and the next one is on.
-    d.wait_until("idling", Duration::from_secs(20), POLL, || idle_rounds(&d) >= 1);
+    d.wait_until("idling", Duration::from_secs(20), POLL, || {
+        idle_rounds(&d) >= 1
+    });
     let mut c = s.client();
     c.append("INBOX", "", &inquiry(1));
     c.logout();
@@ -273,7 +300,11 @@ fn mail_expunged_before_the_daemon_saw_it_does_not_make_it_loop(s: &impl Server)
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no UIDNEXT in {lines}"));
     assert!(uidnext >= 2, "{lines}");
-    let expected = if s.name() == "Courier" { 1 } else { uidnext - 1 };
+    let expected = if s.name() == "Courier" {
+        1
+    } else {
+        uidnext - 1
+    };
     assert_eq!(inbox["last_uid"], expected, "{}: {st}", s.name());
 }
 
@@ -299,12 +330,17 @@ fn a_missing_folder_does_not_stop_the_others_and_is_retried_on_its_own(s: &impl 
     d.wait_until("INBOX synced", Duration::from_secs(20), POLL, || {
         scored(&ls, "inq-0@buyer.example")
     });
-    d.wait_until("folder error in status", Duration::from_secs(20), POLL, || {
-        folder_status(&ls, &missing)["last_error"].is_string()
-    });
+    d.wait_until(
+        "folder error in status",
+        Duration::from_secs(20),
+        POLL,
+        || folder_status(&ls, &missing)["last_error"].is_string(),
+    );
     let err = folder_status(&ls, &missing)["last_error"].to_string();
     assert!(
-        err.contains(&format!("mailbox \\\"{missing}\\\" does not exist on account sales")),
+        err.contains(&format!(
+            "mailbox \\\"{missing}\\\" does not exist on account sales"
+        )),
         "{}: {err}",
         s.name()
     );
@@ -313,10 +349,16 @@ fn a_missing_folder_does_not_stop_the_others_and_is_retried_on_its_own(s: &impl 
     assert_eq!(acct["state"], "connected", "{}: {st}", s.name());
     assert!(acct["last_sync"].is_string(), "{}: {st}", s.name());
     assert!(folder_status(&ls, "INBOX")["last_sync"].is_string(), "{st}");
-    assert!(d.log().contains("retried on its own"), "{}", run::tail(&d.log(), 30));
+    assert!(
+        d.log().contains("retried on its own"),
+        "{}",
+        run::tail(&d.log(), 30)
+    );
 
     // INBOX is watched all the same.
-    d.wait_until("idling on INBOX", Duration::from_secs(20), POLL, || idle_rounds(&d) >= 1);
+    d.wait_until("idling on INBOX", Duration::from_secs(20), POLL, || {
+        idle_rounds(&d) >= 1
+    });
     let mut c = s.client();
     c.append("INBOX", "", &inquiry(1));
     c.logout();
@@ -329,12 +371,18 @@ fn a_missing_folder_does_not_stop_the_others_and_is_retried_on_its_own(s: &impl 
     c.ok(&format!("CREATE \"{missing_wire}\""));
     c.append(&missing_wire, "", &inquiry(2));
     c.logout();
-    d.wait_until("the folder synced on its retry", Duration::from_secs(60), POLL, || {
-        scored(&ls, "inq-2@buyer.example")
-    });
-    d.wait_until("the folder's error cleared", Duration::from_secs(10), POLL, || {
-        folder_status(&ls, &missing)["last_error"].is_null()
-    });
+    d.wait_until(
+        "the folder synced on its retry",
+        Duration::from_secs(60),
+        POLL,
+        || scored(&ls, "inq-2@buyer.example"),
+    );
+    d.wait_until(
+        "the folder's error cleared",
+        Duration::from_secs(10),
+        POLL,
+        || folder_status(&ls, &missing)["last_error"].is_null(),
+    );
 }
 
 /// `sync --once` with a mistake in the account; the message must say what failed, on which
@@ -369,7 +417,10 @@ fn configuration_mistakes_give_sentences_with_the_fix(s: &impl Server) {
         "{}: {e}",
         s.name()
     );
-    assert!(!e.contains("InvalidContentType") && !e.contains("certificate"), "{e}");
+    assert!(
+        !e.contains("InvalidContentType") && !e.contains("certificate"),
+        "{e}"
+    );
 
     // STARTTLS against the implicit-TLS port: no greeting comes; not the 60 s timeout.
     let ls = Leadsift::new(
@@ -394,7 +445,9 @@ fn configuration_mistakes_give_sentences_with_the_fix(s: &impl Server) {
     let ls = Leadsift::new(&[account(s, &["INBOX", &nope])], "");
     let e = sync_error(&ls);
     assert!(
-        e.contains(&format!("mailbox \"{nope}\" does not exist on account sales")),
+        e.contains(&format!(
+            "mailbox \"{nope}\" does not exist on account sales"
+        )),
         "{}: {e}",
         s.name()
     );

@@ -86,9 +86,15 @@ impl FailingFolders {
             Some(e) => {
                 let n = self.0.get(folder).map_or(0, |(n, _)| *n) + 1;
                 let wait = backoff(n);
-                self.0.insert(folder.to_string(), (n, Instant::now() + wait));
-                warn!(account, folder, failures = n, retry_in_ms = wait.as_millis() as u64,
-                    "the folder is retried on its own; the account's other folders go on: {e}");
+                self.0
+                    .insert(folder.to_string(), (n, Instant::now() + wait));
+                warn!(
+                    account,
+                    folder,
+                    failures = n,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "the folder is retried on its own; the account's other folders go on: {e}"
+                );
             }
         }
     }

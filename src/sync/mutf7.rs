@@ -156,7 +156,10 @@ mod tests {
     fn folders_offices_use() {
         for (utf8, wire) in [
             ("INBOX.询盘", "INBOX.&i+J22A-"),
-            ("Входящие/Заказы", "&BBIERQQ+BDQETwRJBDgENQ-/&BBcEMAQ6BDAENwRL-"),
+            (
+                "Входящие/Заказы",
+                "&BBIERQQ+BDQETwRJBDgENQ-/&BBcEMAQ6BDAENwRL-",
+            ),
             ("Отправленные", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"),
             ("Gelöschte Elemente", "Gel&APY-schte Elemente"),
             ("INBOX", "INBOX"),

@@ -540,9 +540,15 @@ impl ImapSession {
                     .find_map(server_words);
                 let Some(words) = words else { return Err(e) };
                 let lower = words.to_lowercase();
-                let missing = ["exist", "nonexistent", "not found", "no such", "unknown mailbox"]
-                    .iter()
-                    .any(|w| lower.contains(w));
+                let missing = [
+                    "exist",
+                    "nonexistent",
+                    "not found",
+                    "no such",
+                    "unknown mailbox",
+                ]
+                .iter()
+                .any(|w| lower.contains(w));
                 // Keep the NO in the chain: it tells callers the connection is still fine.
                 return Err(if missing {
                     e.context(Hint(format!(

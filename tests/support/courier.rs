@@ -3,6 +3,7 @@
 //! packages conflict with dovecot-imapd, so tests/courier-setup.sh unpacks them into
 //! target/courier/root; Courier's compiled-in paths (/etc/courier for authdaemonrc and the
 //! userdb, /run/courier for the authdaemon socket, /usr/lib/courier-authlib for its modules) are
+//! and gamin's /usr/libexec/gam_server) are
 //! bound to this server's own directories in a private mount namespace (`unshare --mount`), so
 //! servers of parallel tests never meet. Needs root, like the rest of the suite.
 //!
@@ -56,6 +57,7 @@ D=$1 R=$2
 mount --bind "$D/etc" /etc/courier
 mount --bind "$D/run" /run/courier
 mount --bind "$D/authlib" /usr/lib/courier-authlib
+mount --bind "$D/libexec" /usr/libexec
 mkdir -p /run/courier/authdaemon
 export LD_LIBRARY_PATH="$R/usr/lib:$R/usr/lib/x86_64-linux-gnu"
 "$R/usr/lib/courier/courier-authlib/authdaemond" >>"$D/authdaemond.log" 2>&1 &
@@ -82,9 +84,15 @@ impl Courier {
             .expect("tempdir");
         let dir = tmp.path().to_path_buf();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        for d in ["etc", "run", "authlib"] {
+        for d in ["etc", "run", "authlib", "libexec"] {
             std::fs::create_dir_all(dir.join(d)).expect("mkdir");
         }
+        // gamin's file-alteration monitor, where libgamin looks for it (/usr/libexec).
+        std::fs::copy(
+            root.join("usr/libexec/gam_server"),
+            dir.join("libexec/gam_server"),
+        )
+        .expect("copy gam_server");
         // authdaemond loads its modules from /usr/lib/courier-authlib: a copy of the unpacked ones.
         for e in std::fs::read_dir(root.join("usr/lib/courier-authlib")).expect("authlib modules") {
             let e = e.expect("entry");
@@ -119,15 +127,13 @@ impl Courier {
             .output()
             .expect("openssl passwd");
         let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
-        let env = [
-            (
-                "LD_LIBRARY_PATH",
-                format!(
-                    "{r}/usr/lib:{r}/usr/lib/x86_64-linux-gnu",
-                    r = root.display()
-                ),
+        let env = [(
+            "LD_LIBRARY_PATH",
+            format!(
+                "{r}/usr/lib:{r}/usr/lib/x86_64-linux-gnu",
+                r = root.display()
             ),
-        ];
+        )];
         let makedat = |input: String, name: &str| {
             let mut child = Command::new(root.join("usr/lib/courier/courier-authlib/makedatprog"))
                 .arg("-")

@@ -454,7 +454,7 @@ fn configuration_mistakes_give_sentences_with_the_fix(s: &impl Server) {
     assert!(!e.contains("Outcome") && !e.contains("info: Some"), "{e}");
 
     // A wrong password.
-    let ls = Leadsift::new(&[base.clone()], "");
+    let ls = Leadsift::new(std::slice::from_ref(&base), "");
     std::fs::write(ls.dir.path().join("imap-password"), "wrong\n").expect("password");
     let e = sync_error(&ls);
     assert!(

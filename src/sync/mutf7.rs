@@ -110,7 +110,7 @@ pub fn decode(wire: &str) -> Result<String, DecodeError> {
             continue;
         }
         // Leftover bits must be zero padding of less than one base64 digit.
-        if nbits >= 6 || bits != 0 || bytes.len() % 2 != 0 {
+        if nbits >= 6 || bits != 0 || !bytes.len().is_multiple_of(2) {
             return Err(DecodeError::BadUtf16);
         }
         let units: Vec<u16> = bytes

@@ -171,7 +171,7 @@ where
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r.map_err(Into::into).with_context(|| what.to_string()),
         Err(_) => Err(anyhow!(
-            "{what}: no answer within {} s (timeout)",
+            "{what}: timed out, no answer within {} s (timeout_secs)",
             timeout.as_secs()
         )),
     }
@@ -220,7 +220,7 @@ impl ImapSession {
         let tcp = match timed(timeout, &what, TcpStream::connect(&addr)).await {
             Ok(t) => t,
             Err(e) if refused(&e) => bail!(
-                "cannot connect to {}:{}: connection refused (is the IMAP server running there, and is `port` right?)",
+                "connecting to {}:{}: connection refused: is the IMAP server running there, and is `port` right?",
                 account.host,
                 account.port
             ),
@@ -635,7 +635,7 @@ impl ImapSession {
             let next = tokio::time::timeout(timeout, stream.next())
                 .await
                 .map_err(|_| {
-                    anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                    anyhow!("{what}: timed out, no answer within {} s (timeout_secs)", timeout.as_secs())
                 })?;
             match next {
                 None => break,
@@ -740,7 +740,7 @@ impl ImapSession {
                 let next = tokio::time::timeout(timeout, stream.next())
                     .await
                     .map_err(|_| {
-                        anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                        anyhow!("{what}: timed out, no answer within {} s (timeout_secs)", timeout.as_secs())
                     })?;
                 match next {
                     None => break,
@@ -790,7 +790,7 @@ impl ImapSession {
                 let next = tokio::time::timeout(timeout, stream.next())
                     .await
                     .map_err(|_| {
-                        anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                        anyhow!("{what}: timed out, no answer within {} s (timeout_secs)", timeout.as_secs())
                     })?;
                 let f = match next {
                     None => break,

@@ -142,6 +142,16 @@ pub fn server_words(e: &async_imap::error::Error) -> Option<String> {
     }
 }
 
+/// The server answered NO or BAD: the command failed, the connection is fine.
+fn is_no_or_bad(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<async_imap::error::Error>(),
+            Some(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
+        )
+    })
+}
+
 /// A rejected LOGIN, as a sentence with the likely fix.
 fn login_hint(e: anyhow::Error, account: &Account) -> anyhow::Error {
     let words = e
@@ -456,13 +466,7 @@ impl ImapSession {
     fn classify<T>(&mut self, r: anyhow::Result<T>) -> anyhow::Result<T> {
         if let Err(e) = &r {
             // NO and BAD leave the connection usable; anything else (I/O, parse, timeout) does not.
-            let soft = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<async_imap::error::Error>(),
-                    Some(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
-                )
-            });
-            if !soft {
+            if !is_no_or_bad(e) {
                 self.broken = true;
             }
         }
@@ -567,10 +571,26 @@ impl ImapSession {
         let uidvalidity = mailbox
             .uid_validity
             .ok_or_else(|| anyhow!("{verb} {folder}: the server sent no UIDVALIDITY"))?;
+        // Courier sends no UIDNEXT with SELECT/EXAMINE; STATUS has it. Asked after the EXAMINE
+        // and before any SEARCH, so every UID below it that still exists is found by that SEARCH.
+        let uid_next = match mailbox.uid_next {
+            Some(n) => Some(n),
+            None => {
+                let what = format!("STATUS {folder} (UIDNEXT)");
+                let st = timed(self.timeout, &what, self.inner.status(&wire, "(UIDNEXT)")).await;
+                self.drain_unsolicited();
+                match st {
+                    Ok(m) => m.uid_next,
+                    // Then the mark just does not move past expunged UIDs.
+                    Err(e) if !is_no_or_bad(&e) => return Err(e),
+                    Err(_) => None,
+                }
+            }
+        };
         Ok(Selected {
             name: folder.to_string(),
             uidvalidity,
-            uid_next: mailbox.uid_next,
+            uid_next,
             exists: mailbox.exists,
             highest_modseq: mailbox.highest_modseq.filter(|_| self.condstore),
             permanent_flags: mailbox.permanent_flags.iter().map(flag_name).collect(),
@@ -635,7 +655,10 @@ impl ImapSession {
             let next = tokio::time::timeout(timeout, stream.next())
                 .await
                 .map_err(|_| {
-                    anyhow!("{what}: timed out, no answer within {} s (timeout_secs)", timeout.as_secs())
+                    anyhow!(
+                        "{what}: timed out, no answer within {} s (timeout_secs)",
+                        timeout.as_secs()
+                    )
                 })?;
             match next {
                 None => break,
@@ -740,7 +763,10 @@ impl ImapSession {
                 let next = tokio::time::timeout(timeout, stream.next())
                     .await
                     .map_err(|_| {
-                        anyhow!("{what}: timed out, no answer within {} s (timeout_secs)", timeout.as_secs())
+                        anyhow!(
+                            "{what}: timed out, no answer within {} s (timeout_secs)",
+                            timeout.as_secs()
+                        )
                     })?;
                 match next {
                     None => break,
@@ -790,7 +816,10 @@ impl ImapSession {
                 let next = tokio::time::timeout(timeout, stream.next())
                     .await
                     .map_err(|_| {
-                        anyhow!("{what}: timed out, no answer within {} s (timeout_secs)", timeout.as_secs())
+                        anyhow!(
+                            "{what}: timed out, no answer within {} s (timeout_secs)",
+                            timeout.as_secs()
+                        )
                     })?;
                 let f = match next {
                     None => break,
@@ -891,6 +920,49 @@ mod tests {
         ] {
             assert!(!is_keyword(k), "{k}");
         }
+    }
+
+    #[test]
+    fn server_words_drop_async_imaps_debug_dressing() {
+        use async_imap::error::Error;
+        let no = Error::No(r#"code: None, info: Some("Mailbox doesn't exist: Nope")"#.into());
+        assert_eq!(
+            server_words(&no).as_deref(),
+            Some("Mailbox doesn't exist: Nope")
+        );
+        let no = Error::No(
+            r#"code: Some(Nonexistent), info: Some("Mailbox does not exist, or must be subscribed to.")"#
+                .into(),
+        );
+        assert_eq!(
+            server_words(&no).as_deref(),
+            Some("[NONEXISTENT] Mailbox does not exist, or must be subscribed to.")
+        );
+        let bad = Error::Bad(r#"code: None, info: Some("say "hi"")"#.into());
+        assert_eq!(server_words(&bad).as_deref(), Some(r#"say "hi""#));
+        assert_eq!(server_words(&Error::ConnectionLost), None);
+    }
+
+    #[test]
+    fn a_hint_ends_the_description() {
+        let e = anyhow::Error::new(async_imap::error::Error::No(
+            r#"code: None, info: Some("Mailbox does not exist")"#.into(),
+        ))
+        .context("EXAMINE Nope")
+        .context(Hint("mailbox \"Nope\" does not exist on account a".into()))
+        .context("account a");
+        assert_eq!(
+            crate::sync::describe(&e),
+            "account a: mailbox \"Nope\" does not exist on account a"
+        );
+        let e = anyhow::Error::new(async_imap::error::Error::No(
+            r#"code: None, info: Some("Mailbox does not exist")"#.into(),
+        ))
+        .context("UID SEARCH ALL");
+        assert_eq!(
+            crate::sync::describe(&e),
+            "UID SEARCH ALL: the server said: Mailbox does not exist"
+        );
     }
 
     #[test]

@@ -218,11 +218,13 @@ async fn sync_account(
     if settings.feedback.write_keywords
         && let Some(s) = session.as_mut().filter(|s| !s.is_broken())
     {
-        // The Sent folder holds our own mail: the class goes on the buyers' messages only.
+        // The Sent folder holds our own mail: the class goes on the buyers' messages only, in
+        // the folders that synced in this pass (a failing one waits for its retry).
         let targets: Vec<String> = account
             .folders
             .iter()
             .filter(|&f| Some(f) != sent.as_ref())
+            .filter(|&f| report.folders.get(f).is_some_and(|r| r.error.is_none()))
             .cloned()
             .collect();
         // A failed write is retried on the next pass; the sync itself went fine.

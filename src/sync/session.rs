@@ -373,7 +373,7 @@ impl ImapSession {
         match tokio::time::timeout(patience, Self::greeting(client, timeout)).await {
             Ok(r) => r,
             Err(_) => bail!(
-                "no IMAP greeting from {host}:{port} within {s} s: the port seems to expect TLS from the first byte (implicit TLS): use tls = \"implicit\", or port 143 for tls = \"{mode}\"",
+                "no IMAP greeting from {host}:{port}: timed out after {s} s; the port seems to expect TLS from the first byte (implicit TLS): use tls = \"implicit\", or port 143 for tls = \"{mode}\"",
                 host = account.host,
                 port = account.port,
                 s = patience.as_secs(),

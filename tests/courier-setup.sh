@@ -27,5 +27,5 @@ done
 getent passwd courier >/dev/null ||
     useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin courier
 # Empty mount points for the compiled-in paths; the tests bind their own directories over them.
-mkdir -p /etc/courier /run/courier /usr/lib/courier-authlib
+mkdir -p /etc/courier /run/courier /usr/lib/courier-authlib /usr/libexec
 touch "$dir/.complete"

@@ -332,7 +332,7 @@ fn a_missing_folder_does_not_stop_the_others_and_is_retried_on_its_own(s: &impl 
     let err = folder_status(&ls, &missing)["last_error"].to_string();
     assert!(
         err.contains(&format!(
-            "mailbox \\\"{missing}\\\" does not exist on account sales"
+            "mailbox {missing} does not exist on account sales"
         )),
         "{}: {err}",
         s.name()
@@ -404,7 +404,7 @@ fn configuration_mistakes_give_sentences_with_the_fix(s: &impl Server) {
     assert!(
         e.contains("account sales")
             && e.contains(&format!(
-                "port {} on localhost speaks plaintext, not TLS: use tls = \"starttls\" or port 993",
+                "localhost:{0}: port {0} speaks plaintext, not TLS: use tls = \"starttls\" or port 993",
                 s.imap_port()
             )),
         "{}: {e}",
@@ -428,6 +428,7 @@ fn configuration_mistakes_give_sentences_with_the_fix(s: &impl Server) {
     assert!(
         e.contains("account sales")
             && e.contains("seems to expect TLS from the first byte")
+            && !e.contains("timed out")
             && e.contains("use tls = \"implicit\""),
         "{}: {e}",
         s.name()
@@ -438,9 +439,7 @@ fn configuration_mistakes_give_sentences_with_the_fix(s: &impl Server) {
     let ls = Leadsift::new(&[account(s, &["INBOX", &nope])], "");
     let e = sync_error(&ls);
     assert!(
-        e.contains(&format!(
-            "mailbox \"{nope}\" does not exist on account sales"
-        )),
+        e.contains(&format!("mailbox {nope} does not exist on account sales")),
         "{}: {e}",
         s.name()
     );

@@ -348,7 +348,7 @@ impl ImapSession {
         {
             // The server's plaintext greeting ("* OK …") is not a TLS record.
             bail!(
-                "port {port} on {host} speaks plaintext, not TLS: use tls = \"starttls\" or port 993",
+                "{host}:{port}: port {port} speaks plaintext, not TLS: use tls = \"starttls\" or port 993",
                 port = account.port,
                 host = account.host
             );
@@ -369,14 +369,16 @@ impl ImapSession {
         client: &mut async_imap::Client<T>,
         timeout: Duration,
     ) -> anyhow::Result<()> {
-        let patience = timeout.min(GREETING_PATIENCE);
-        match tokio::time::timeout(patience, Self::greeting(client, timeout)).await {
+        if timeout <= GREETING_PATIENCE {
+            return Self::greeting(client, timeout).await;
+        }
+        match tokio::time::timeout(GREETING_PATIENCE, Self::greeting(client, timeout)).await {
             Ok(r) => r,
             Err(_) => bail!(
-                "no IMAP greeting from {host}:{port}: timed out after {s} s; the port seems to expect TLS from the first byte (implicit TLS): use tls = \"implicit\", or port 143 for tls = \"{mode}\"",
+                "no IMAP greeting from {host}:{port} within {s} s: the port seems to expect TLS from the first byte (implicit TLS): use tls = \"implicit\", or port 143 for tls = \"{mode}\"",
                 host = account.host,
                 port = account.port,
-                s = patience.as_secs(),
+                s = GREETING_PATIENCE.as_secs(),
                 mode = if account.tls == TlsMode::Plaintext {
                     "plaintext"
                 } else {
@@ -556,12 +558,12 @@ impl ImapSession {
                 // Keep the NO in the chain: it tells callers the connection is still fine.
                 return Err(if missing {
                     e.context(Hint(format!(
-                        "mailbox {folder:?} does not exist on account {} (the server said: {words}); check `folders` and `sent_folder` in the config",
+                        "mailbox {folder} does not exist on account {} (the server said: {words}); check `folders` and `sent_folder` in the config",
                         self.account
                     )))
                 } else {
                     e.context(Hint(format!(
-                        "{verb} of mailbox {folder:?} on account {} refused: {words}",
+                        "{verb} of mailbox {folder} on account {} refused: {words}",
                         self.account
                     )))
                 });
@@ -949,11 +951,11 @@ mod tests {
             r#"code: None, info: Some("Mailbox does not exist")"#.into(),
         ))
         .context("EXAMINE Nope")
-        .context(Hint("mailbox \"Nope\" does not exist on account a".into()))
+        .context(Hint("mailbox Nope does not exist on account a".into()))
         .context("account a");
         assert_eq!(
             crate::sync::describe(&e),
-            "account a: mailbox \"Nope\" does not exist on account a"
+            "account a: mailbox Nope does not exist on account a"
         );
         let e = anyhow::Error::new(async_imap::error::Error::No(
             r#"code: None, info: Some("Mailbox does not exist")"#.into(),

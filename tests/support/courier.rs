@@ -33,7 +33,12 @@ fn root() -> PathBuf {
         assert!(st.success(), "tests/courier-setup.sh failed");
     }
     // /run may have been emptied since (tmpfs): the mount points must exist.
-    for d in ["/etc/courier", "/run/courier", "/usr/lib/courier-authlib"] {
+    for d in [
+        "/etc/courier",
+        "/run/courier",
+        "/usr/lib/courier-authlib",
+        "/usr/libexec",
+    ] {
         std::fs::create_dir_all(d).expect("creating Courier's mount points (needs root)");
     }
     dir.join("root")

@@ -212,6 +212,16 @@ fn folders_named_in_chinese_and_cyrillic_are_synced(s: &impl Server) {
     assert!(!status.contains("last error"), "{status}");
     let again = ls.sync_ok();
     assert!(again.contains("sales: 0 new"), "{again}");
+
+    // A name copied in its wire form is refused by check-config, with the name to write.
+    let copied = Leadsift::new(&[account(s, &["INBOX", &inquiries_wire])], "");
+    let check = copied.run(&["check-config"]);
+    assert!(!check.status.success(), "{}", show(&check));
+    let said = text(&check.stderr);
+    assert!(
+        said.contains(&inquiries_wire) && said.contains(&format!("{inquiries:?}")),
+        "{said}"
+    );
 }
 
 /// Polling far slower than any wait here; IDLE renewed every 5 s, far below Courier's 60 s.

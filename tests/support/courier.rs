@@ -53,6 +53,9 @@ pub struct Courier {
     /// `IMAP_IDLE_TIMEOUT`: how often imapd looks for new mail during IDLE.
     pub idle_check_secs: u32,
     pgid: Option<i32>,
+    /// The private mount namespace (`mnt:[…]`): every process in it is this server's, including
+    /// those that left the process group (couriertcpd, gamin's gam_server).
+    ns: Option<String>,
 }
 
 const START: &str = r#"#!/bin/sh
@@ -66,12 +69,16 @@ mount --bind "$D/libexec" /usr/libexec
 mkdir -p /run/courier/authdaemon
 export LD_LIBRARY_PATH="$R/usr/lib:$R/usr/lib/x86_64-linux-gnu"
 "$R/usr/lib/courier/courier-authlib/authdaemond" >>"$D/authdaemond.log" 2>&1 &
+echo $! >>"$D/pids"
 . "$D/imapd.env"
 "$R/usr/sbin/couriertcpd" -address=127.0.0.1 -nodnslookup -noidentlookup -maxprocs=100 -maxperip=100 \
     -stderr="$D/imapd.log" "$3" "$R/usr/lib/courier/courier/imaplogin" "$R/usr/bin/imapd" Maildir &
+# couriertcpd makes itself a process-group leader: each group is signalled on its own.
+echo $! >>"$D/pids"
 IMAP_TLS=1 "$R/usr/sbin/couriertcpd" -address=127.0.0.1 -nodnslookup -noidentlookup -maxprocs=100 -maxperip=100 \
     -stderr="$D/imapd.log" "$4" "$R/usr/bin/couriertls" -server -tcpd \
     "$R/usr/lib/courier/courier/imaplogin" "$R/usr/bin/imapd" Maildir &
+echo $! >>"$D/pids"
 wait
 "#;
 
@@ -206,6 +213,7 @@ impl Courier {
             imaps_port: 0,
             idle_check_secs,
             pgid: None,
+            ns: None,
         };
         let mut last = String::new();
         for _ in 0..5 {
@@ -254,6 +262,9 @@ impl Courier {
                     .iter()
                     .all(|&p| TcpStream::connect(("127.0.0.1", p)).is_ok());
             if up {
+                self.ns = std::fs::read_link(format!("/proc/{pgid}/ns/mnt"))
+                    .ok()
+                    .map(|p| p.display().to_string());
                 return Ok(());
             }
             if Instant::now() > deadline || !group_alive(pgid) {
@@ -269,12 +280,42 @@ impl Courier {
         }
     }
 
+    /// SIGKILL to the launcher's group and to each group couriertcpd made for itself.
     pub fn kill(&mut self) {
         if let Some(pgid) = self.pgid.take() {
-            kill_group(pgid, "KILL");
+            let pids = std::fs::read_to_string(self.dir.join("pids")).unwrap_or_default();
+            let mut groups: Vec<i32> = pids.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            groups.push(pgid);
+            for &g in &groups {
+                kill_group(g, "KILL");
+                let _ = Command::new("kill")
+                    .args(["-KILL", &g.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
             let deadline = Instant::now() + Duration::from_secs(10);
-            while group_alive(pgid) && Instant::now() < deadline {
+            while groups.iter().any(|&g| group_alive(g)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = std::fs::remove_file(self.dir.join("pids"));
+        }
+        if let Some(ns) = self.ns.take() {
+            let mine = std::fs::read_link("/proc/self/ns/mnt").map(|p| p.display().to_string());
+            if mine.as_deref().is_ok_and(|m| *m == ns) {
+                return;
+            }
+            for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                    continue;
+                };
+                let in_ns = std::fs::read_link(e.path().join("ns/mnt"))
+                    .is_ok_and(|p| p.display().to_string() == ns);
+                if in_ns {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .stderr(Stdio::null())
+                        .status();
+                }
             }
         }
     }

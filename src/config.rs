@@ -259,6 +259,33 @@ fn check_ca_file(ca_file: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
+/// A folder name as a person writes it: UTF-8, sent in modified UTF-7 by the sync. Refused: empty
+/// names, control characters, and names already in modified UTF-7 (copied from another tool),
+/// which would be encoded a second time.
+fn check_folder_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("a folder name must not be empty".into());
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "folder {name:?} contains the control character {c:?}"
+        ));
+    }
+    if name != name.trim() {
+        return Err(format!(
+            "folder {name:?} starts or ends with a space; write the name exactly as the mail client shows it"
+        ));
+    }
+    if let Ok(decoded) = crate::sync::mutf7::decode(name)
+        && !decoded.is_ascii()
+    {
+        return Err(format!(
+            "folder {name:?} is written in IMAP's modified UTF-7; write it as the mail client shows it: {decoded:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// True for `localhost`, 127.0.0.0/8 and ::1: the only hosts plaintext may go to.
 pub fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
@@ -380,6 +407,9 @@ impl Settings {
                 return Err(invalid(format!(
                     "{label}: `folders` must name at least one folder"
                 )));
+            }
+            for f in a.folders.iter().chain(&a.sent_folder) {
+                check_folder_name(f).map_err(|m| invalid(format!("{label}: {m}")))?;
             }
             let ca_file = a.ca_file.as_deref().map(resolve);
             check_ca_file(ca_file.as_deref()).map_err(|m| invalid(format!("{label}: {m}")))?;
@@ -741,6 +771,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("/nonexistent/pw"), "{err}");
+    }
+
+    #[test]
+    fn folder_names_are_checked() {
+        let conf = |folders: &str| {
+            load(&format!(
+                "{BASE}[[account]]\nname = \"s\"\nhost = \"localhost\"\ntls = \"implicit\"\nusername = \"u\"\npassword_command = \"echo x\"\nfolders = {folders}\n"
+            ))
+        };
+        let ok = conf("[\"INBOX\", \"INBOX.询盘\", \"Входящие/Заказы\", \"R&D\"]").unwrap();
+        assert_eq!(ok.accounts[0].folders[1], "INBOX.询盘");
+        for (folders, says) in [
+            ("[\"INBOX.&i+J22A-\"]", "INBOX.询盘"),
+            ("[\"\"]", "must not be empty"),
+            ("[\"In\\tbox\"]", "control character"),
+            ("[\" INBOX\"]", "space"),
+        ] {
+            let err = conf(folders).unwrap_err().to_string();
+            assert!(
+                err.contains(says) && err.contains("[[account]] #1"),
+                "{folders}: {err}"
+            );
+        }
     }
 
     #[test]

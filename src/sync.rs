@@ -14,6 +14,7 @@
 //! become corrections, the leads they touch are rescored, and leadsift's own class keyword is
 //! written (the only time a folder is opened read-write) where the lead's class changed.
 
+pub mod mutf7;
 pub mod pool;
 pub mod session;
 pub mod tls;
@@ -51,6 +52,9 @@ pub struct AccountReport {
     pub folders: BTreeMap<String, FolderReport>,
     /// One line: why the account (or some of its folders) failed.
     pub error: Option<String>,
+    /// The part of `error` that is not one folder's own: the login, the connection, scoring.
+    /// A pass with only folder errors still synced the other folders.
+    pub account_error: Option<String>,
 }
 
 /// One pass over every account and folder. Failures of one account do not stop the others.
@@ -62,7 +66,7 @@ pub async fn sync_once(
     let shared = Arc::new(settings.clone());
     let mut reports = Vec::new();
     for account in &settings.accounts {
-        let report = sync_account(&shared, account, store, now).await;
+        let report = sync_account(&shared, account, store, now, &BTreeSet::new()).await;
         match &report.error {
             None => {
                 info!(account = %account.name, fetched = report.fetched, stored = report.outcome.stored,
@@ -77,13 +81,15 @@ pub async fn sync_once(
 
 /// One pass over one account's folders on its own connection (for the daemon, which calls it
 /// on every wake-up). Logs in, syncs every folder and the Sent folder, logs out.
+/// Folders in `skip` (failing ones waiting for their retry) are left out.
 pub async fn sync_account_pass(
     settings: &Arc<Settings>,
     account: &Account,
     store: &mut Store,
     now: DateTime<Utc>,
+    skip: &BTreeSet<String>,
 ) -> AccountReport {
-    sync_account(settings, account, store, now).await
+    sync_account(settings, account, store, now, skip).await
 }
 
 async fn sync_account(
@@ -91,6 +97,7 @@ async fn sync_account(
     account: &Account,
     store: &mut Store,
     now: DateTime<Utc>,
+    skip: &BTreeSet<String>,
 ) -> AccountReport {
     let mut report = AccountReport {
         account: account.name.clone(),
@@ -100,13 +107,18 @@ async fn sync_account(
     let mut session = match ImapSession::connect(account, timeout).await {
         Ok(s) => s,
         Err(e) => {
-            report.error = Some(describe(&e));
+            // The session's errors already name the account.
+            let e = describe(&e);
+            report.error = Some(e.clone());
+            report.account_error = Some(e);
             return report;
         }
     };
     debug!(account = %account.name, "logged in to {}:{}", account.host, account.port);
 
+    // Errors of the account as a whole, and of single folders (which never stop the others).
     let mut errors: Vec<String> = Vec::new();
+    let mut folder_errors: Vec<String> = Vec::new();
     let mut folders: Vec<String> = Vec::new();
     for f in &account.folders {
         if !folders.contains(f) {
@@ -133,6 +145,7 @@ async fn sync_account(
         folders.push(s.clone());
     }
 
+    folders.retain(|f| !skip.contains(f));
     let mut session = Some(session);
     let mut pending = folders.len();
     for folder in &folders {
@@ -152,6 +165,11 @@ async fn sync_account(
                 info!(account = %account.name, folder = %folder, fetched = fr.fetched, stored = fr.outcome.stored,
                 duplicates = fr.outcome.duplicates, failed = fr.outcome.failed, "folder synced")
             }
+            Some(e) if session.as_ref().is_some_and(|s| !s.is_broken()) => {
+                warn!(account = %account.name, folder = %folder, "folder sync failed: {e}");
+                folder_errors.push(format!("folder {folder}: {e}"));
+            }
+            // The connection broke: not this folder's fault, the account reconnects.
             Some(e) => {
                 warn!(account = %account.name, folder = %folder, "folder sync failed: {e}");
                 errors.push(format!("folder {folder}: {e}"));
@@ -223,11 +241,13 @@ async fn sync_account(
     if settings.feedback.write_keywords
         && let Some(s) = session.as_mut().filter(|s| !s.is_broken())
     {
-        // The Sent folder holds our own mail: the class goes on the buyers' messages only.
+        // The Sent folder holds our own mail: the class goes on the buyers' messages only, in
+        // the folders that synced in this pass (a failing one waits for its retry).
         let targets: Vec<String> = account
             .folders
             .iter()
             .filter(|&f| Some(f) != sent.as_ref())
+            .filter(|&f| report.folders.get(f).is_some_and(|r| r.error.is_none()))
             .cloned()
             .collect();
         // A failed write is retried on the next pass; the sync itself went fine.
@@ -238,6 +258,10 @@ async fn sync_account(
     if let Some(s) = session {
         s.logout().await;
     }
+    if !errors.is_empty() {
+        report.account_error = Some(format!("account {}: {}", account.name, errors.join("; ")));
+    }
+    errors.extend(folder_errors);
     if !errors.is_empty() {
         report.error = Some(errors.join("; "));
     }
@@ -302,7 +326,15 @@ fn note_no_keywords(settings: &Settings, account: &str, selected: &Selected) {
 /// words for a vanished peer point at a manual; say what happened instead.
 pub fn describe(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
+    let hint = e.downcast_ref::<session::Hint>().map(|h| h.0.as_str());
     for cause in e.chain() {
+        if let Some(words) = cause
+            .downcast_ref::<async_imap::error::Error>()
+            .and_then(session::server_words)
+        {
+            parts.push(format!("the server said: {words}"));
+            continue;
+        }
         if matches!(
             cause.downcast_ref::<async_imap::error::Error>(),
             Some(async_imap::error::Error::Io(_))
@@ -325,6 +357,9 @@ pub fn describe(e: &anyhow::Error) -> String {
         };
         if parts.last() != Some(&text) {
             parts.push(text);
+        }
+        if hint.is_some_and(|h| parts.last().is_some_and(|p| p == h)) {
+            break;
         }
     }
     parts.join(": ")
@@ -683,28 +718,30 @@ async fn fetch_folder(
             .filter(|&u| u > mark)
             .collect();
         if candidates.is_empty() {
+            // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is on its way
+            // to the store: the rest is outside the backfill window for good, or was expunged
+            // before we saw it (spam deleted at once). The mark moves past them, or every pass
+            // (and the daemon's UIDNEXT check) would come back for UIDs that no longer exist.
+            if let Some(top) = ctx
+                .uid_next
+                .map(|n| n.saturating_sub(1))
+                .filter(|&t| t > mark)
+            {
+                hand_over(
+                    ends,
+                    BatchEnd {
+                        id,
+                        submitted: 0,
+                        mark: top,
+                        uids: (top, top),
+                    },
+                )
+                .await?;
+                id += 1;
+                mark = top;
+            }
             if backfill {
-                // Every UID below UIDNEXT (as of EXAMINE) was searched and what matched is on its
-                // way to the store: the older ones are outside the backfill window for good.
                 backfill = false;
-                if let Some(top) = ctx
-                    .uid_next
-                    .map(|n| n.saturating_sub(1))
-                    .filter(|&t| t > mark)
-                {
-                    hand_over(
-                        ends,
-                        BatchEnd {
-                            id,
-                            submitted: 0,
-                            mark: top,
-                            uids: (top, top),
-                        },
-                    )
-                    .await?;
-                    id += 1;
-                    mark = top;
-                }
                 continue;
             }
             return Ok(());

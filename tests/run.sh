@@ -27,6 +27,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "${need_pkgs[@]}" >/dev/null
 fi
 
+# Courier IMAP, the suite's second real server (tests/servers.rs): unpacked, not installed, since
+# its packages conflict with dovecot-imapd.
+bash tests/courier-setup.sh
+
 # Real-mail robustness corpus (SpamAssassin public corpus, 6,046 messages), fetched once.
 export LEADSIFT_CORPUS_DIR="${LEADSIFT_CORPUS_DIR:-$PWD/target/corpus/spamassassin}"
 if [ ! -f "$LEADSIFT_CORPUS_DIR/.complete" ]; then

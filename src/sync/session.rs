@@ -73,6 +73,8 @@ pub struct FetchOutcome {
 
 pub struct ImapSession {
     inner: async_imap::Session<Stream>,
+    /// The account's name, for error messages.
+    account: String,
     host: String,
     timeout: Duration,
     capabilities: BTreeSet<String>,
@@ -81,6 +83,93 @@ pub struct ImapSession {
     condstore: bool,
     selected: Option<Selected>,
     broken: bool,
+}
+
+/// A message meant for a person that already says what failed, where, and the likely fix: the
+/// causes under it (kept for callers that branch on them) are not repeated by
+/// [`crate::sync::describe`].
+#[derive(Debug)]
+pub struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// IMAP servers greet at once; one silent this long is most likely waiting for a TLS handshake.
+const GREETING_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Connection refused (nothing listens on the port).
+fn refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
+}
+
+/// The TLS handshake read something that is not TLS at all: a plaintext IMAP greeting.
+fn speaks_plaintext(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(|r| matches!(r, rustls::Error::InvalidMessage(_)))
+    })
+}
+
+/// What the server said in a NO or BAD, without async-imap's debug dressing
+/// (`code: Some(…), info: Some("…")`).
+pub fn server_words(e: &async_imap::error::Error) -> Option<String> {
+    let raw = match e {
+        async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => s,
+        _ => return None,
+    };
+    let info = raw
+        .split_once("info: Some(\"")
+        .or_else(|| raw.split_once("information: Some(\""))
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(text, _)| text.replace("\\\"", "\""));
+    let code = raw
+        .split_once("code: Some(")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(c, _)| c.to_string());
+    match (code, info) {
+        (Some(c), Some(i)) => Some(format!("[{}] {i}", c.to_uppercase())),
+        (None, Some(i)) => Some(i),
+        (Some(c), None) => Some(format!("[{}]", c.to_uppercase())),
+        (None, None) => Some(raw.clone()),
+    }
+}
+
+/// The server answered NO or BAD: the command failed, the connection is fine.
+fn is_no_or_bad(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<async_imap::error::Error>(),
+            Some(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
+        )
+    })
+}
+
+/// A rejected LOGIN, as a sentence with the likely fix.
+fn login_hint(e: anyhow::Error, account: &Account) -> anyhow::Error {
+    let words = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<async_imap::error::Error>())
+        .find_map(server_words);
+    let Some(words) = words else { return e };
+    let lower = words.to_lowercase();
+    let fix = if lower.contains("tls") || lower.contains("ssl") || lower.contains("privacy") {
+        "the server wants TLS before the password: use tls = \"starttls\" or \"implicit\""
+    } else {
+        "check `username` and the password (password_file, password_command or password_credential)"
+    };
+    // Keep the NO in the chain: callers tell a rejected login from a network fault by it.
+    e.context(Hint(format!(
+        "the server rejected the login as {:?} ({words}): {fix}",
+        account.username
+    )))
 }
 
 /// Runs one network step under the timeout, turning expiry into an error that says what hung.
@@ -92,7 +181,7 @@ where
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r.map_err(Into::into).with_context(|| what.to_string()),
         Err(_) => Err(anyhow!(
-            "{what}: no answer within {} s (timeout)",
+            "{what}: timed out, no answer within {} s (timeout_secs)",
             timeout.as_secs()
         )),
     }
@@ -123,18 +212,35 @@ pub fn uid_set(uids: &[u32]) -> String {
 }
 
 impl ImapSession {
-    /// Connects, does TLS as configured, reads the greeting and logs in.
+    /// Connects, does TLS as configured, reads the greeting and logs in. Errors name the
+    /// account and, where the cause is a likely mistake in the config, the fix.
     pub async fn connect(account: &Account, timeout: Duration) -> anyhow::Result<ImapSession> {
+        Self::connect_inner(account, timeout)
+            .await
+            .with_context(|| format!("account {}", account.name))
+    }
+
+    async fn connect_inner(account: &Account, timeout: Duration) -> anyhow::Result<ImapSession> {
         let addr = format!(
             "{}:{}",
             account.host.trim_start_matches('[').trim_end_matches(']'),
             account.port
         );
         let what = format!("connecting to {}:{}", account.host, account.port);
-        let tcp = timed(timeout, &what, TcpStream::connect(&addr)).await?;
+        let tcp = match timed(timeout, &what, TcpStream::connect(&addr)).await {
+            Ok(t) => t,
+            Err(e) if refused(&e) => bail!(
+                "connecting to {}:{}: connection refused: is the IMAP server running there, and is `port` right?",
+                account.host,
+                account.port
+            ),
+            Err(e) => return Err(e),
+        };
         let _ = tcp.set_nodelay(true);
         let mut tcp = TimeoutStream::new(tcp);
-        tcp.set_read_timeout(Some(timeout));
+        // No read timeout on the socket: every command below runs under `timed`, and IDLE waits
+        // longer than `timeout` on purpose (renewing it sooner than the server's own 60 s check
+        // means some servers never announce mail during IDLE).
         tcp.set_write_timeout(Some(timeout));
         let tcp: Tcp = Box::pin(tcp);
 
@@ -147,7 +253,7 @@ impl ImapSession {
             }
             TlsMode::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
-                Self::greeting(&mut client, timeout).await?;
+                Self::plain_greeting(account, &mut client, timeout).await?;
                 timed(
                     timeout,
                     "STARTTLS",
@@ -160,7 +266,7 @@ impl ImapSession {
             }
             TlsMode::Plaintext => {
                 let mut client = async_imap::Client::new(tcp);
-                Self::greeting(&mut client, timeout).await?;
+                Self::plain_greeting(account, &mut client, timeout).await?;
                 Box::new(client.into_inner())
             }
         };
@@ -177,7 +283,8 @@ impl ImapSession {
                             .map_err(|(e, _)| e)
                     },
                 )
-                .await?
+                .await
+                .map_err(|e| login_hint(e, account))?
             }
             Auth::OAuth2(provider) => (
                 crate::oauth2::sasl::imap_authenticate(
@@ -193,6 +300,7 @@ impl ImapSession {
         };
         let mut session = ImapSession {
             inner,
+            account: account.name.clone(),
             host: account.host.clone(),
             timeout,
             capabilities: BTreeSet::new(),
@@ -244,18 +352,55 @@ impl ImapSession {
             Some(ca) => format!("system roots and {}", ca.display()),
             None => "system roots".to_string(),
         };
-        timed(
+        let r = timed(
             timeout,
             &format!("TLS handshake with {}:{}", account.host, account.port),
             connector.connect(name, tcp),
         )
-        .await
-        .with_context(|| {
+        .await;
+        if let Err(e) = &r
+            && speaks_plaintext(e)
+        {
+            // The server's plaintext greeting ("* OK …") is not a TLS record.
+            bail!(
+                "{host}:{port}: port {port} speaks plaintext, not TLS: use tls = \"starttls\" or port 993",
+                port = account.port,
+                host = account.host
+            );
+        }
+        r.with_context(|| {
             format!(
                 "server certificate not accepted for {:?} (trusted: {trust})",
                 account.host
             )
         })
+    }
+
+    /// The greeting on a connection that starts in plaintext. A server that expects TLS from the
+    /// first byte says nothing and waits for ours; rather than the full timeout, give up after
+    /// a few seconds with the likely fix.
+    async fn plain_greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
+        account: &Account,
+        client: &mut async_imap::Client<T>,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        if timeout <= GREETING_PATIENCE {
+            return Self::greeting(client, timeout).await;
+        }
+        match tokio::time::timeout(GREETING_PATIENCE, Self::greeting(client, timeout)).await {
+            Ok(r) => r,
+            Err(_) => bail!(
+                "no IMAP greeting from {host}:{port} within {s} s: the port seems to expect TLS from the first byte (implicit TLS): use tls = \"implicit\", or port 143 for tls = \"{mode}\"",
+                host = account.host,
+                port = account.port,
+                s = GREETING_PATIENCE.as_secs(),
+                mode = if account.tls == TlsMode::Plaintext {
+                    "plaintext"
+                } else {
+                    "starttls"
+                },
+            ),
+        }
     }
 
     async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
@@ -316,16 +461,29 @@ impl ImapSession {
         while self.inner.unsolicited_responses.try_recv().is_ok() {}
     }
 
+    /// Empties the unsolicited queue; true if it held news about the selected mailbox (new or
+    /// expunged messages, changed flags).
+    fn take_mailbox_changes(&mut self) -> bool {
+        use async_imap::types::UnsolicitedResponse as U;
+        let mut changed = false;
+        while let Ok(r) = self.inner.unsolicited_responses.try_recv() {
+            changed |= match r {
+                U::Exists(_) | U::Recent(_) | U::Expunge(_) => true,
+                U::Other(data) => matches!(
+                    data.parsed(),
+                    async_imap::imap_proto::Response::Fetch(..)
+                        | async_imap::imap_proto::Response::Vanished { .. }
+                ),
+                _ => false,
+            };
+        }
+        changed
+    }
+
     fn classify<T>(&mut self, r: anyhow::Result<T>) -> anyhow::Result<T> {
         if let Err(e) = &r {
             // NO and BAD leave the connection usable; anything else (I/O, parse, timeout) does not.
-            let soft = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<async_imap::error::Error>(),
-                    Some(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_))
-                )
-            });
-            if !soft {
+            if !is_no_or_bad(e) {
                 self.broken = true;
             }
         }
@@ -355,7 +513,7 @@ impl ImapSession {
                     .iter()
                     .any(|a| matches!(a, NameAttribute::Sent))
             {
-                sent = Some(n.name().to_string());
+                sent = Some(super::mutf7::display(n.name()));
             }
         }
         self.drain_unsolicited();
@@ -387,19 +545,69 @@ impl ImapSession {
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
         self.ensure_usable(verb)?;
         let what = format!("{verb} {folder}");
+        // People write names in UTF-8; the wire wants modified UTF-7 (RFC 3501 §5.1.3).
+        let wire = super::mutf7::encode(folder);
         let mailbox = if read_only {
-            timed(self.timeout, &what, self.inner.examine(folder)).await?
+            timed(self.timeout, &what, self.inner.examine(&wire)).await
         } else {
-            timed(self.timeout, &what, self.inner.select(folder)).await?
+            timed(self.timeout, &what, self.inner.select(&wire)).await
+        };
+        let mailbox = match mailbox {
+            Ok(m) => m,
+            Err(e) => {
+                let words = e
+                    .chain()
+                    .filter_map(|c| c.downcast_ref::<async_imap::error::Error>())
+                    .find_map(server_words);
+                let Some(words) = words else { return Err(e) };
+                let lower = words.to_lowercase();
+                let missing = [
+                    "exist",
+                    "nonexistent",
+                    "not found",
+                    "no such",
+                    "unknown mailbox",
+                ]
+                .iter()
+                .any(|w| lower.contains(w));
+                // Keep the NO in the chain: it tells callers the connection is still fine.
+                return Err(if missing {
+                    e.context(Hint(format!(
+                        "mailbox {folder} does not exist on account {} (the server said: {words}); check `folders` and `sent_folder` in the config",
+                        self.account
+                    )))
+                } else {
+                    e.context(Hint(format!(
+                        "{verb} of mailbox {folder} on account {} refused: {words}",
+                        self.account
+                    )))
+                });
+            }
         };
         self.drain_unsolicited();
         let uidvalidity = mailbox
             .uid_validity
             .ok_or_else(|| anyhow!("{verb} {folder}: the server sent no UIDVALIDITY"))?;
+        // Courier sends no UIDNEXT with SELECT/EXAMINE; STATUS has it. Asked after the EXAMINE
+        // and before any SEARCH, so every UID below it that still exists is found by that SEARCH.
+        let uid_next = match mailbox.uid_next {
+            Some(n) => Some(n),
+            None => {
+                let what = format!("STATUS {folder} (UIDNEXT)");
+                let st = timed(self.timeout, &what, self.inner.status(&wire, "(UIDNEXT)")).await;
+                self.drain_unsolicited();
+                match st {
+                    Ok(m) => m.uid_next,
+                    // Then the mark just does not move past expunged UIDs.
+                    Err(e) if !is_no_or_bad(&e) => return Err(e),
+                    Err(_) => None,
+                }
+            }
+        };
         Ok(Selected {
             name: folder.to_string(),
             uidvalidity,
-            uid_next: mailbox.uid_next,
+            uid_next,
             exists: mailbox.exists,
             highest_modseq: mailbox.highest_modseq.filter(|_| self.condstore),
             permanent_flags: mailbox.permanent_flags.iter().map(flag_name).collect(),
@@ -464,7 +672,10 @@ impl ImapSession {
             let next = tokio::time::timeout(timeout, stream.next())
                 .await
                 .map_err(|_| {
-                    anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                    anyhow!(
+                        "{what}: timed out, no answer within {} s (timeout_secs)",
+                        timeout.as_secs()
+                    )
                 })?;
             match next {
                 None => break,
@@ -569,7 +780,10 @@ impl ImapSession {
                 let next = tokio::time::timeout(timeout, stream.next())
                     .await
                     .map_err(|_| {
-                        anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                        anyhow!(
+                            "{what}: timed out, no answer within {} s (timeout_secs)",
+                            timeout.as_secs()
+                        )
                     })?;
                 match next {
                     None => break,
@@ -619,7 +833,10 @@ impl ImapSession {
                 let next = tokio::time::timeout(timeout, stream.next())
                     .await
                     .map_err(|_| {
-                        anyhow!("{what}: no answer within {} s (timeout)", timeout.as_secs())
+                        anyhow!(
+                            "{what}: timed out, no answer within {} s (timeout_secs)",
+                            timeout.as_secs()
+                        )
                     })?;
                 let f = match next {
                     None => break,
@@ -723,6 +940,49 @@ mod tests {
     }
 
     #[test]
+    fn server_words_drop_async_imaps_debug_dressing() {
+        use async_imap::error::Error;
+        let no = Error::No(r#"code: None, info: Some("Mailbox doesn't exist: Nope")"#.into());
+        assert_eq!(
+            server_words(&no).as_deref(),
+            Some("Mailbox doesn't exist: Nope")
+        );
+        let no = Error::No(
+            r#"code: Some(Nonexistent), info: Some("Mailbox does not exist, or must be subscribed to.")"#
+                .into(),
+        );
+        assert_eq!(
+            server_words(&no).as_deref(),
+            Some("[NONEXISTENT] Mailbox does not exist, or must be subscribed to.")
+        );
+        let bad = Error::Bad(r#"code: None, info: Some("say "hi"")"#.into());
+        assert_eq!(server_words(&bad).as_deref(), Some(r#"say "hi""#));
+        assert_eq!(server_words(&Error::ConnectionLost), None);
+    }
+
+    #[test]
+    fn a_hint_ends_the_description() {
+        let e = anyhow::Error::new(async_imap::error::Error::No(
+            r#"code: None, info: Some("Mailbox does not exist")"#.into(),
+        ))
+        .context("EXAMINE Nope")
+        .context(Hint("mailbox Nope does not exist on account a".into()))
+        .context("account a");
+        assert_eq!(
+            crate::sync::describe(&e),
+            "account a: mailbox Nope does not exist on account a"
+        );
+        let e = anyhow::Error::new(async_imap::error::Error::No(
+            r#"code: None, info: Some("Mailbox does not exist")"#.into(),
+        ))
+        .context("UID SEARCH ALL");
+        assert_eq!(
+            crate::sync::describe(&e),
+            "UID SEARCH ALL: the server said: Mailbox does not exist"
+        );
+    }
+
+    #[test]
     fn keyword_creation_follows_permanentflags() {
         let mut s = Selected {
             name: "INBOX".into(),
@@ -755,10 +1015,10 @@ pub enum IdleEnd {
 
 impl ImapSession {
     /// IDLE on the folder selected last (EXAMINE it first) until the server reports a change,
-    /// `wait` passes, or `stop` resolves; then DONE. The socket's read timeout (the per-operation
-    /// `timeout`) stays on, so one wait is capped at three quarters of it — a dead link shows up
-    /// as a timeout within `timeout` either way. Consumes the session because async-imap's IDLE
-    /// does; gives it back unless the connection broke.
+    /// `wait` passes, or `stop` resolves; then DONE. What the server sends along with its answer
+    /// to DONE counts too: servers that check the mailbox when IDLE ends (Courier, Cyrus) announce
+    /// new mail there. A dead link shows when DONE gets no answer within `timeout`. Consumes the
+    /// session because async-imap's IDLE does; gives it back unless the connection broke.
     pub async fn idle<S>(
         self,
         wait: Duration,
@@ -769,6 +1029,7 @@ impl ImapSession {
     {
         let ImapSession {
             inner,
+            account,
             host,
             timeout,
             capabilities,
@@ -784,9 +1045,7 @@ impl ImapSession {
                 )),
             );
         }
-        let wait = wait
-            .min(timeout.saturating_mul(3) / 4)
-            .max(Duration::from_secs(1));
+        let wait = wait.max(Duration::from_secs(1));
         let mut handle = inner.idle();
         if let Err(e) = timed(timeout, "IDLE", handle.init()).await {
             return (None, Err(e));
@@ -816,6 +1075,7 @@ impl ImapSession {
             Ok(inner) => {
                 let mut s = ImapSession {
                     inner,
+                    account,
                     host,
                     timeout,
                     capabilities,
@@ -823,7 +1083,11 @@ impl ImapSession {
                     selected,
                     broken: false,
                 };
-                s.drain_unsolicited();
+                let announced = s.take_mailbox_changes();
+                let end = match end {
+                    IdleEnd::Timeout if announced => IdleEnd::NewData,
+                    other => other,
+                };
                 (Some(s), Ok(end))
             }
             Err(e) => (None, Err(e)),

@@ -45,6 +45,55 @@ pub fn group_alive(pgid: i32) -> bool {
     })
 }
 
+/// What a test needs to know of an IMAP server to run the same scenario on Dovecot and Courier.
+/// Folder names here are as on the wire (modified UTF-7 is the caller's job).
+pub trait Server {
+    fn name(&self) -> &'static str;
+    /// Plaintext + STARTTLS.
+    fn imap_port(&self) -> u16;
+    /// Implicit TLS.
+    fn imaps_port(&self) -> u16;
+    /// The throwaway CA that signed the server's certificate.
+    fn ca(&self) -> &Path;
+    /// What goes before a folder name below INBOX's level (`INBOX.` on Courier).
+    fn prefix(&self) -> &'static str;
+    /// The Sent folder's full name.
+    fn sent(&self) -> &'static str;
+    /// The hierarchy separator.
+    fn separator(&self) -> char {
+        if self.prefix().is_empty() { '/' } else { '.' }
+    }
+    fn log(&self) -> String;
+    /// A plain IMAP connection as [`USER`], independent of leadsift's own client.
+    fn client(&self) -> RawImap {
+        RawImap::connect(self.imap_port())
+    }
+}
+
+impl Server for Dovecot {
+    fn name(&self) -> &'static str {
+        "Dovecot"
+    }
+    fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+    fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+    fn ca(&self) -> &Path {
+        &self.certs.ca
+    }
+    fn prefix(&self) -> &'static str {
+        ""
+    }
+    fn sent(&self) -> &'static str {
+        "Sent"
+    }
+    fn log(&self) -> String {
+        Dovecot::log(self)
+    }
+}
+
 pub struct Dovecot {
     /// Kept alive for the server's lifetime; removed on drop.
     _tmp: Option<tempfile::TempDir>,
@@ -523,12 +572,15 @@ impl RawImap {
     pub fn append(&mut self, folder: &str, flags: &str, raw: &[u8]) {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
+        // A synchronizing literal: not every server has LITERAL+ (Courier does not).
         write!(
             self.w,
-            "{tag} APPEND \"{folder}\" ({flags}) {{{}+}}\r\n",
+            "{tag} APPEND \"{folder}\" ({flags}) {{{}}}\r\n",
             raw.len()
         )
         .expect("write");
+        let go = self.line();
+        assert!(go.starts_with('+'), "APPEND {folder}: {go}");
         self.w.write_all(raw).expect("write");
         self.w.write_all(b"\r\n").expect("write");
         let (status, _) = self.collect(&tag);

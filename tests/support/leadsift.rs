@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use super::dovecot::{Dovecot, PASSWORD, USER};
+use super::dovecot::{PASSWORD, Server, USER};
 
 pub const ME: &str = "sales@ourco.example";
 
@@ -25,31 +25,31 @@ pub struct AccountConf {
 
 impl AccountConf {
     /// Implicit TLS to the server, trusting its CA.
-    pub fn implicit(d: &Dovecot) -> AccountConf {
+    pub fn implicit(d: &impl Server) -> AccountConf {
         AccountConf {
             name: "sales".into(),
             host: "localhost".into(),
-            port: d.imaps_port,
+            port: d.imaps_port(),
             tls: "implicit",
-            ca_file: Some(d.certs.ca.clone()),
+            ca_file: Some(d.ca().to_path_buf()),
             folders: vec!["INBOX".into()],
             sent_folder: None,
             backfill_days: 365,
         }
     }
 
-    pub fn starttls(d: &Dovecot) -> AccountConf {
+    pub fn starttls(d: &impl Server) -> AccountConf {
         AccountConf {
-            port: d.imap_port,
+            port: d.imap_port(),
             tls: "starttls",
             ..Self::implicit(d)
         }
     }
 
-    pub fn plaintext(d: &Dovecot) -> AccountConf {
+    pub fn plaintext(d: &impl Server) -> AccountConf {
         AccountConf {
             host: "127.0.0.1".into(),
-            port: d.imap_port,
+            port: d.imap_port(),
             tls: "plaintext",
             ca_file: None,
             ..Self::implicit(d)

@@ -122,10 +122,7 @@ impl Extractor {
         // catalogue it matches nothing.
         vars.insert(
             "product".to_string(),
-            catalogue
-                .var
-                .clone()
-                .unwrap_or_else(|| r"[^\s\S]".into()),
+            catalogue.var.clone().unwrap_or_else(|| r"[^\s\S]".into()),
         );
         let rules = rules::load(user_dir, &vars)?;
         Ok(Extractor {
@@ -496,7 +493,11 @@ impl Extractor {
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        let text = if not_ours.is_empty() { body } else { masked.as_str() };
+        let text = if not_ours.is_empty() {
+            body
+        } else {
+            masked.as_str()
+        };
         let subject_ours = self
             .catalogue
             .find(subject)

@@ -79,6 +79,7 @@ fn message(lead: usize, n: usize, start: DateTime<Utc>) -> Item {
             flags: vec![],
             signals: if inbound { signals(lead + n) } else { vec![] },
             deal_value_usd: Some(20_000.0),
+            items: Vec::new(),
         },
         direction: if inbound {
             Direction::In

@@ -353,6 +353,7 @@ fn generated_reports(n: usize) -> Vec<LeadReport> {
                     deadline: NaiveDate::from_ymd_opt(2026, 12, 20),
                     money: vec![Money { amount: 60.5, currency: "USD".into(), per_unit: true }],
                     est_deal_value_usd: Some(24_200.0),
+                    ..Facts::default()
                 },
                 reasons: vec![format!("score {}: generated lead {i}", i % 100)],
                 decay: 1.0,

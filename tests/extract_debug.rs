@@ -14,6 +14,7 @@ fn show_text() {
     let b = leadsift::config::Business {
         products: vec![],
         min_order_value_usd: 0.0,
+        ..leadsift::config::Business::default()
     };
     let ex = leadsift::extract::Extractor::new(&b, None).expect("rules");
     let parts = leadsift::extract::text::split(&m.text, ex.rules());

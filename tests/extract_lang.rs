@@ -41,6 +41,7 @@ fn build() -> Extractor {
         .map(String::from)
         .to_vec(),
         min_order_value_usd: 5000.0,
+        ..Business::default()
     };
     Extractor::new(&business, None).expect("built-in rules compile")
 }
@@ -259,8 +260,42 @@ fn product_mismatch() {
         "Solar modules",
         "We need mono solar modules 550W, 1,240 pcs and 20 inverters. Please send price.\n",
     ));
-    assert!(has(&ex, "product_mismatch"));
+    // Goods are named and none is ours: "not ours", quoting the goods.
+    assert!(has(&ex, "not_ours"));
     assert!(!has(&ex, "product_match"));
+    let item = &ex.items[0];
+    assert_eq!(item.fit, leadsift::extract::items::Fit::NotOurs);
+    assert!(item.product.contains("solar modules"), "{item:?}");
+}
+
+#[test]
+fn a_catalogue_word_that_only_names_the_material_is_not_ours() {
+    let ex = run(&mail(
+        "buyer@parks-dept.example",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "Benches",
+        "We require:\n- park benches with LED strip lighting in the backrest: 60 sets\nPlease quote.\n",
+    ));
+    let item = &ex.items[0];
+    assert_eq!(item.fit, leadsift::extract::items::Fit::NotOurs, "{item:?}");
+    assert!(has(&ex, "not_ours"));
+}
+
+#[test]
+fn requested_items_carry_quantity_product_and_price() {
+    let ex = run(&mail(
+        "buyer@warehouse-co.example",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "RFQ",
+        "Dear team,\n1) UFO high bay 200W, IP65 - 300 pcs, target USD 38/pc\n2) floodlight 100W - 40 pcs\n",
+    ));
+    assert_eq!(ex.items.len(), 2, "{:?}", ex.items);
+    let first = &ex.items[0];
+    assert_eq!(first.fit, leadsift::extract::items::Fit::Ours);
+    assert_eq!(first.quantity.as_ref().map(|q| q.amount), Some(300.0));
+    assert!(first.product.contains("high bay"), "{first:?}");
+    assert_eq!(first.price.as_ref().map(|p| p.amount), Some(38.0));
+    assert!(has(&ex, "product_match"));
 }
 
 // --- Chinese -------------------------------------------------------------------------------

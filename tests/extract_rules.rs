@@ -22,6 +22,7 @@ fn business() -> Business {
         .map(String::from)
         .to_vec(),
         min_order_value_usd: 5000.0,
+        ..Business::default()
     }
 }
 

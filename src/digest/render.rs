@@ -303,6 +303,15 @@ fn number(x: f64) -> String {
 pub fn asks_for(r: &LeadReport) -> Vec<String> {
     let f = &r.facts;
     let mut out = Vec::new();
+    // The requested items when the extractor found them ("20,000 m of TC twill"); else the
+    // products and counts found anywhere.
+    let items: Vec<String> = f
+        .asks_for
+        .iter()
+        .filter(|i| i.fit != crate::extract::items::Fit::NotOurs || r.class == Class::Drop)
+        .take(3)
+        .map(|i| short(&i.describe(), 80))
+        .collect();
     // The same product quoted twice with different case is one product to a reader.
     let mut seen = BTreeSet::new();
     let products: Vec<&str> = f
@@ -311,10 +320,17 @@ pub fn asks_for(r: &LeadReport) -> Vec<String> {
         .map(String::as_str)
         .filter(|p| seen.insert(p.to_lowercase()))
         .collect();
-    if !products.is_empty() {
+    if !items.is_empty() {
+        out.extend(items);
+    } else if !products.is_empty() {
         out.push(short(&products.join(", "), 120));
     }
-    for q in f.quantities.iter().take(3) {
+    let quantities = if f.asks_for.iter().any(|i| i.quantity.is_some()) {
+        &[][..]
+    } else {
+        &f.quantities[..]
+    };
+    for q in quantities.iter().take(3) {
         out.push(short(&format!("{} {}", number(q.amount), q.unit), 40));
     }
     for m in f.money.iter().take(3) {
@@ -921,6 +937,7 @@ mod tests {
                 per_unit: true,
             }],
             est_deal_value_usd: Some(24_000.0),
+            ..Facts::default()
         };
         r.contributions = vec![
             contribution(Dimension::Authority, 2.0, "I am the purchasing manager"),

@@ -144,4 +144,3 @@ fn catalogue_pattern(products: &[String]) -> Option<(String, String)> {
     );
     Some((format!("(?i)(?:{full})"), bare))
 }
-

@@ -110,7 +110,10 @@ fn line_at(text: &str, pos: usize) -> (usize, usize) {
 }
 
 fn is_sentence_end(c: char) -> bool {
-    matches!(c, '.' | ';' | '!' | '?' | '。' | '；' | '！' | '？' | '؟' | '\n')
+    matches!(
+        c,
+        '.' | ';' | '!' | '?' | '。' | '；' | '！' | '？' | '؟' | '\n'
+    )
 }
 
 /// Separators between a product and its count or its details.
@@ -118,8 +121,26 @@ fn is_sep(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            ':' | '：' | '-' | '–' | '—' | '=' | ',' | '，' | '、' | '،' | '(' | ')' | '（' | '）' | '*'
-                | '•' | '·' | '|' | '/' | 'x' | '×'
+            ':' | '：'
+                | '-'
+                | '–'
+                | '—'
+                | '='
+                | ','
+                | '，'
+                | '、'
+                | '،'
+                | '('
+                | ')'
+                | '（'
+                | '）'
+                | '*'
+                | '•'
+                | '·'
+                | '|'
+                | '/'
+                | 'x'
+                | '×'
         )
 }
 
@@ -167,7 +188,12 @@ fn is_cjk(c: char) -> bool {
 fn head_len(phrase: &str, lex: &Lexicon) -> usize {
     let mut end = phrase
         .char_indices()
-        .find(|(_, c)| matches!(c, ',' | '，' | '、' | '،' | '(' | '（' | ';' | '；' | ':' | '：'))
+        .find(|(_, c)| {
+            matches!(
+                c,
+                ',' | '，' | '、' | '،' | '(' | '（' | ';' | '；' | ':' | '：'
+            )
+        })
         .map_or(phrase.len(), |(i, _)| i);
     let lower = phrase.to_lowercase();
     // Lower-casing can change byte lengths (rare scripts); then only the punctuation cut holds.
@@ -270,8 +296,22 @@ pub fn items(text: &str, facts: &[Located<'_>], catalogue: &Catalogue, lex: &Lex
         };
         let (ls, le) = line_at(text, q.start);
         let line = &text[ls..le];
-        let before = strip_bullet(&text[ls..q.start.max(ls)]);
+        let before_raw = &text[ls..q.start.max(ls)];
+        let before = strip_bullet(before_raw);
+        // A list line ("- TC twill, 150 cm: 20,000 m") names the goods first; in a sentence
+        // ("Hello, we need twill 20,000 m") the goods stand right before the count.
+        let list_line = before.len() < before_raw.len()
+            || before_raw
+                .trim_end()
+                .ends_with([':', '：', '-', '–', '—', '=']);
         let before = clip(before, true);
+        let before = if list_line {
+            before
+        } else {
+            before
+                .rfind([',', '，', '、', '،'])
+                .map_or(before, |i| before[i..].trim_start_matches(is_sep))
+        };
         let after_raw = &text[q.end.min(le)..le];
         let after = clip(strip_connective(after_raw, lex), false);
         let connected =
@@ -338,7 +378,12 @@ pub fn items(text: &str, facts: &[Located<'_>], catalogue: &Catalogue, lex: &Lex
 
 /// Ours when a catalogue phrase starts inside the head; not ours when a product is named
 /// otherwise (a catalogue word only after the head is the material of something else).
-fn judge(phrase: &str, head_end: usize, catalogue: &Catalogue, lex: &Lexicon) -> (Fit, Option<String>) {
+fn judge(
+    phrase: &str,
+    head_end: usize,
+    catalogue: &Catalogue,
+    lex: &Lexicon,
+) -> (Fit, Option<String>) {
     if phrase.is_empty() {
         return (Fit::Unknown, None);
     }

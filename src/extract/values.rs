@@ -288,7 +288,10 @@ pub fn order_value(
     per_colour: Option<f64>,
 ) -> Option<f64> {
     let mut by_unit: Vec<(&str, Vec<f64>)> = Vec::new();
-    for &(a, u) in quantities.iter().filter(|(a, u)| *a > 0.0 && *u != "container") {
+    for &(a, u) in quantities
+        .iter()
+        .filter(|(a, u)| *a > 0.0 && *u != "container")
+    {
         match by_unit.iter_mut().find(|(x, _)| *x == u) {
             Some((_, v)) => v.push(a),
             None => by_unit.push((u, vec![a])),
@@ -912,7 +915,10 @@ mod order_value_tests {
 
     #[test]
     fn containers_are_not_units() {
-        assert_eq!(order_value(&[(2.0, "container")], &[(1.5, true)], 0.0, None), None);
+        assert_eq!(
+            order_value(&[(2.0, "container")], &[(1.5, true)], 0.0, None),
+            None
+        );
     }
 
     #[test]

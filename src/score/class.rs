@@ -103,7 +103,10 @@ pub fn value(j: &Judgement) -> Option<(Class, String)> {
 }
 
 pub fn fishing(j: &Judgement) -> Option<(Class, String)> {
-    let e = j.fishing.as_ref().filter(|_| !j.has_quantity && j.solid == 0)?;
+    let e = j
+        .fishing
+        .as_ref()
+        .filter(|_| !j.has_quantity && j.solid == 0)?;
     Some((
         Class::Drop,
         format!("price fishing: \"{e}\", no quantity, nothing on budget, authority or timeline"),

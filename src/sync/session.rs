@@ -272,20 +272,18 @@ impl ImapSession {
         };
         let client = async_imap::Client::new(stream);
         let (inner, caps) = match &account.auth {
-            Auth::Password(password) => {
-                timed(
-                    timeout,
-                    &format!("logging in as {}", account.username),
-                    async {
-                        client
-                            .login_with_capabilities(&account.username, password.expose())
-                            .await
-                            .map_err(|(e, _)| e)
-                    },
-                )
-                .await
-                .map_err(|e| login_hint(e, account))?
-            }
+            Auth::Password(password) => timed(
+                timeout,
+                &format!("logging in as {}", account.username),
+                async {
+                    client
+                        .login_with_capabilities(&account.username, password.expose())
+                        .await
+                        .map_err(|(e, _)| e)
+                },
+            )
+            .await
+            .map_err(|e| login_hint(e, account))?,
             Auth::OAuth2(provider) => (
                 crate::oauth2::sasl::imap_authenticate(
                     client,

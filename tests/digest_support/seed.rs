@@ -137,6 +137,7 @@ pub fn store_directed(settings: &Settings, seeds: &[(&Seed, Direction)]) {
                     flags: vec![],
                     signals: s.signals.clone(),
                     deal_value_usd: s.deal,
+                    items: Vec::new(),
                 },
                 direction: *direction,
                 size: bytes.len() as u64,

@@ -1,0 +1,106 @@
+//! The honest test of catalogue fit: the demo mailbox (a pump maker's buyers) judged with another
+//! business's catalogue must turn its buyers into "not in our catalogue" drops; judged with its
+//! own catalogue, they stay what the answer key says.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// The demo's own config with the `[business]` block replaced.
+fn config(dir: &std::path::Path, business: &str) -> std::path::PathBuf {
+    let own =
+        leadsift::demo::CONFIG.replace("DB_PATH", &dir.join("leadsift.db").display().to_string());
+    let head = own.split("[business]").next().unwrap_or("");
+    let path = dir.join("leadsift.toml");
+    std::fs::write(&path, format!("{head}{business}")).unwrap();
+    path
+}
+
+/// (lead → (class, first reason)) after importing the demo mailbox.
+fn judge(business: &str) -> BTreeMap<String, (String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = config(dir.path(), business);
+    let mbox = dir.path().join("demo.mbox");
+    std::fs::write(&mbox, leadsift::demo::MAILBOX).unwrap();
+    let bin = env!("CARGO_BIN_EXE_leadsift");
+    let out = Command::new(bin)
+        .arg("--config")
+        .arg(&conf)
+        .arg("import")
+        .arg(&mbox)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin)
+        .arg("--config")
+        .arg(&conf)
+        .args(["--now", leadsift::demo::NOW, "leads", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leads: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    leads
+        .iter()
+        .map(|l| {
+            let reason = l["reasons"][0].as_str().unwrap_or("").to_string();
+            (
+                l["lead"].as_str().unwrap_or("").to_string(),
+                (l["class"].as_str().unwrap_or("").to_string(), reason),
+            )
+        })
+        .collect()
+}
+
+/// The demo's own catalogue, as its config states it.
+fn own_business() -> String {
+    let c = leadsift::demo::CONFIG;
+    let start = c.find("[business]").unwrap();
+    c[start..].to_string()
+}
+
+/// A furniture maker's catalogue: nothing a pump buyer asks for.
+const FURNITURE: &str = r#"[business]
+products = ["office chair", "office chairs", "swivel chair", "conference table", "filing cabinet",
+  "silla de oficina", "mesa de reuniones", "cadeira de escritório", "chaise de bureau",
+  "Bürostuhl", "Konferenztisch", "офисное кресло", "офисные кресла", "كرسي مكتب", "办公椅", "会议桌"]
+min_order_value_usd = 3000
+"#;
+
+#[test]
+fn buyers_of_our_goods_become_not_ours_under_another_catalogue() {
+    let own = judge(&own_business());
+    let swapped = judge(FURNITURE);
+    let hot: Vec<&String> = own
+        .iter()
+        .filter(|(_, (c, _))| c == "hot")
+        .map(|(l, _)| l)
+        .collect();
+    assert!(hot.len() >= 6, "the demo has hot buyers: {own:#?}");
+    let mut not_ours = 0;
+    let mut still_hot = Vec::new();
+    for lead in &hot {
+        let (class, why) = &swapped[*lead];
+        if class == "drop" && why.contains("not in our catalogue") {
+            not_ours += 1;
+        }
+        if class == "hot" {
+            still_hot.push((lead, why));
+        }
+    }
+    assert!(
+        still_hot.is_empty(),
+        "hot under a furniture catalogue: {still_hot:#?}"
+    );
+    assert!(
+        not_ours * 4 >= hot.len() * 3,
+        "only {not_ours} of {} hot buyers became not-ours drops: {swapped:#?}",
+        hot.len()
+    );
+}

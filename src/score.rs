@@ -242,14 +242,9 @@ fn baseline(d: Dimension) -> f64 {
 const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
 
 /// Signal kinds that show the sender wants to buy from us.
-/// (A quote request alone does not count: a supplier fishing for prices asks for one too.)
-const BUYER_KINDS: &[&str] = &[
-    "pi_request",
-    "sample_request",
-    "commitment",
-    "target_price",
-    "repeat_order",
-];
+/// (A quote request or a target price alone does not count: a supplier fishing for business asks
+/// for those too.)
+const BUYER_KINDS: &[&str] = &["pi_request", "sample_request", "commitment", "repeat_order"];
 
 /// Signal kinds that say "not now": the budget does not cover it, the project is on hold.
 const NOT_NOW_KINDS: &[&str] = &["budget_not_now", "timeline_not_now"];

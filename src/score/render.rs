@@ -197,6 +197,28 @@ pub fn explain_text(r: &LeadReport) -> String {
         r.class_label().to_uppercase(),
         r.score
     );
+    // What they want comes first: each requested item, whether it is ours, and its line.
+    if !r.facts.asks_for.is_empty() {
+        let _ = writeln!(out, "asks for:");
+        for i in &r.facts.asks_for {
+            let fit = match i.fit {
+                crate::extract::items::Fit::Ours => "ours",
+                crate::extract::items::Fit::NotOurs => "not ours",
+                crate::extract::items::Fit::Unknown => "product not named",
+            };
+            let price = i
+                .price
+                .as_ref()
+                .map(|p| format!(" at {} {}", p.currency, p.amount))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  - {}{price} ({fit}): \"{}\"",
+                i.describe(),
+                i.evidence
+            );
+        }
+    }
     let _ = writeln!(out, "contacts: {}", r.contacts.join(", "));
     let _ = writeln!(
         out,

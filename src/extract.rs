@@ -594,14 +594,7 @@ impl Extractor {
                 _ => None,
             })
             .collect();
-        let item_values: f64 = items
-            .iter()
-            .filter_map(|i| {
-                let (q, p) = (i.quantity.as_ref()?, i.price.as_ref()?);
-                let usd = values::to_usd(p.amount, &p.currency, lex)?;
-                (p.per_unit || usd < q.amount).then_some(q.amount * usd)
-            })
-            .sum();
+        let item_values = items::item_values(items, &|a, c| values::to_usd(a, c, lex));
         values::order_value(&qtys, &amounts, item_values, per_colour(signals))
     }
 }

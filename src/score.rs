@@ -826,15 +826,7 @@ pub fn estimate_order_usd(facts: &Facts, to_usd: &dyn Fn(f64, &str) -> Option<f6
         .iter()
         .filter_map(|m| Some((to_usd(m.amount, &m.currency)?, m.per_unit)))
         .collect();
-    let item_values: f64 = facts
-        .asks_for
-        .iter()
-        .filter_map(|i| {
-            let (q, p) = (i.quantity.as_ref()?, i.price.as_ref()?);
-            let usd = to_usd(p.amount, &p.currency)?;
-            (p.per_unit || usd < q.amount).then_some(q.amount * usd)
-        })
-        .sum();
+    let item_values = crate::extract::items::item_values(&facts.asks_for, to_usd);
     crate::extract::values::order_value(&qtys, &amounts, item_values, facts.per_colour)
 }
 

@@ -76,6 +76,19 @@ impl Item {
     }
 }
 
+/// Σ quantity × the item's own unit price, in USD, over the items that state both (an amount above
+/// the quantity is the line's total, not a unit price, and is left to the caller's totals).
+pub fn item_values(items: &[Item], to_usd: &dyn Fn(f64, &str) -> Option<f64>) -> f64 {
+    items
+        .iter()
+        .filter_map(|i| {
+            let (q, p) = (i.quantity.as_ref()?, i.price.as_ref()?);
+            let usd = to_usd(p.amount, &p.currency)?;
+            (p.per_unit || usd < q.amount).then_some(q.amount * usd)
+        })
+        .sum()
+}
+
 pub fn fmt_amount(v: f64) -> String {
     if v.fract().abs() > 1e-9 {
         return format!("{v}");

@@ -855,3 +855,79 @@ fn charset_iso2022jp_and_rfc2047_subjects() {
         );
     }
 }
+
+#[test]
+fn goods_asked_for_without_a_count_are_an_item_and_the_count_on_their_line_counts_them() {
+    let ex = run(&mail(
+        "ops@harbour-yard.example",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "Lights for the yard",
+        "Please quote solar street lights, 60W, pole height 6 m, 12 sets in all.\n",
+    ));
+    assert_eq!(ex.items.len(), 1, "{:?}", ex.items);
+    let it = &ex.items[0];
+    assert!(it.product.starts_with("solar street lights"), "{it:?}");
+    assert_eq!(it.fit, leadsift::extract::items::Fit::Ours, "{it:?}");
+    assert_eq!(it.quantity.as_ref().map(|q| q.amount), Some(12.0));
+    // The pole's height describes the goods: a spec, not 6 m ordered.
+    assert!(
+        !ex.signals
+            .iter()
+            .any(|s| s.kind == "quantity" && s.evidence.contains("6 m")),
+        "{:?}",
+        ex.signals
+    );
+}
+
+#[test]
+fn uncounted_goods_that_are_not_ours_count_against_fit() {
+    let ex = run(&mail(
+        "buyer@garden-centre.example",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "Enquiry",
+        "Hello, we would like to purchase teak garden benches and parasols. Kindly quote CIF Dublin.\n",
+    ));
+    let it = ex
+        .items
+        .iter()
+        .find(|i| i.product.contains("teak garden benches"))
+        .unwrap_or_else(|| panic!("{:?}", ex.items));
+    assert_eq!(it.fit, leadsift::extract::items::Fit::NotOurs, "{it:?}");
+    assert!(it.quantity.is_none());
+    // "quote CIF Dublin" names a trade term, not goods.
+    assert!(
+        !ex.items.iter().any(|i| i.product.contains("CIF")),
+        "{:?}",
+        ex.items
+    );
+    assert!(has(&ex, "not_ours"));
+}
+
+#[test]
+fn words_around_a_count_in_a_sentence_that_name_nothing_are_not_goods() {
+    let ex = run(&mail(
+        "pat.murphy@gmail.com",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "Question",
+        "How much would 2 pcs cost with delivery to Galway? The estimated volume is 2 units per year.\n",
+    ));
+    // No product named: no "not ours" verdict from filler words.
+    assert!(
+        ex.items.iter().all(|i| i.product.is_empty()),
+        "{:?}",
+        ex.items
+    );
+    assert!(!has(&ex, "not_ours"));
+}
+
+#[test]
+fn a_plural_of_our_kind_of_goods_is_never_called_not_ours() {
+    // "lights" is the head noun of our "street light" / "panel light": no verdict, no penalty.
+    let ex = run(&mail(
+        "buyer@depot-co.example",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "Lights",
+        "We need warehouse lights 400 pcs.\n",
+    ));
+    assert!(!has(&ex, "not_ours"), "{:?}", ex.items);
+}

@@ -14,6 +14,9 @@ pub struct Catalogue {
     not_ours: Option<Regex>,
     /// The `{product}` var body for rules (products only, no leading boundary).
     pub var: Option<String>,
+    /// Head nouns of our multi-word phrases ("pump" of "water pump"), singular, lower-cased: a
+    /// buyer's "pumps" is our kind of goods even when he names no exact catalogue phrase.
+    heads: std::collections::BTreeSet<String>,
 }
 
 impl Catalogue {
@@ -28,7 +31,15 @@ impl Catalogue {
                 None => Ok(None),
             }
         };
+        let heads = words
+            .iter()
+            .filter(|p| p.trim().contains(' '))
+            .filter_map(|p| p.split([' ', '-']).rfind(|w| !w.is_empty()))
+            .filter(|w| w.chars().count() >= 4 && w.chars().all(is_latin_word_char))
+            .map(singular)
+            .collect();
         Ok(Catalogue {
+            heads,
             ours: build(&words, "products")?,
             not_ours: build(&business.not_ours, "not_ours")?,
             var: catalogue_pattern(&business.products).map(|c| c.1),
@@ -50,6 +61,15 @@ impl Catalogue {
         ))
     }
 
+    /// The head noun of ours that ends `head` ("stainless pumps" → "pump"), if any.
+    pub fn same_kind(&self, head: &str) -> Option<String> {
+        let last = head
+            .split(|c: char| !c.is_alphanumeric())
+            .rfind(|w| !w.is_empty())?;
+        let s = singular(last);
+        self.heads.contains(&s).then_some(s)
+    }
+
     /// A `not_ours` phrase in `text`.
     pub fn not_ours_in(&self, text: &str) -> Option<String> {
         let m = self.not_ours.as_ref()?.find(text)?;
@@ -58,6 +78,20 @@ impl Catalogue {
                 .trim_matches(|c: char| !c.is_alphanumeric())
                 .to_string(),
         )
+    }
+}
+
+/// Lower-cased, with an English plural ending dropped: "Pumps" → "pump", "boxes" → "box".
+fn singular(w: &str) -> String {
+    let w = w.to_lowercase();
+    for end in ["ches", "shes", "xes", "sses"] {
+        if let Some(s) = w.strip_suffix(end) {
+            return format!("{s}{}", &end[..end.len() - 2]);
+        }
+    }
+    match w.strip_suffix('s') {
+        Some(s) if !s.ends_with('s') && s.chars().count() >= 3 => s.to_string(),
+        _ => w,
     }
 }
 

@@ -64,14 +64,10 @@ pub struct Item {
 impl Item {
     /// "20,000 m of TC twill", "6,000 sets of security uniforms", "TC twill".
     pub fn describe(&self) -> String {
-        let product = if self.product.is_empty() {
-            "unnamed goods"
-        } else {
-            self.product.as_str()
-        };
-        match &self.quantity {
-            Some(q) => format!("{} {} of {product}", fmt_amount(q.amount), q.unit),
-            None => product.to_string(),
+        match (&self.quantity, self.product.is_empty()) {
+            (Some(q), true) => format!("{} {}", fmt_amount(q.amount), q.unit),
+            (Some(q), false) => format!("{} {} of {}", fmt_amount(q.amount), q.unit, self.product),
+            (None, _) => self.product.clone(),
         }
     }
 }
@@ -268,9 +264,64 @@ fn names_product(head: &str, lex: &Lexicon) -> bool {
     })
 }
 
+/// A word that cannot be part of a product's name in running text: filler, connective,
+/// material/purpose break or unit.
+fn is_stop_word(w: &str, lex: &Lexicon) -> bool {
+    w.chars().all(|c| c.is_ascii_digit())
+        || lex.item_noise.contains(w)
+        || lex.units.contains_key(w)
+        || lex.item_connectives.iter().any(|c| c == w)
+        || lex.item_breaks.iter().any(|b| b == w)
+}
+
+/// In a sentence the goods stand right next to their count ("we need twill 20,000 m", "36 sets
+/// stainless pumps"): the run of name words touching the count, from the end of the text before
+/// it (`before`) or the start of the text after it. "How much would 1 pcs cost" names nothing.
+fn adjacent_run<'a>(s: &'a str, before: bool, lex: &Lexicon) -> &'a str {
+    let ws = words(s);
+    let mut span: Option<(usize, usize)> = None;
+    let mut take = |st: usize| {
+        let len = s[st..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .unwrap_or(s.len() - st);
+        let end = st + len;
+        span = Some(match span {
+            None => (st, end),
+            Some((a, b)) => (a.min(st), b.max(end)),
+        });
+    };
+    if before {
+        for (st, w) in ws.iter().rev() {
+            if is_stop_word(w, lex) {
+                break;
+            }
+            take(*st);
+        }
+    } else {
+        // Leading articles and short determiners ("a", "the", "our") open a name, not end it.
+        let lead = ws
+            .iter()
+            .take_while(|(_, w)| w.chars().count() <= 3 && is_stop_word(w, lex))
+            .count();
+        for (st, w) in &ws[lead..] {
+            if is_stop_word(w, lex) {
+                break;
+            }
+            take(*st);
+        }
+    }
+    span.map_or("", |(a, b)| &s[a..b])
+}
+
 /// Cuts a phrase to its last sentence (for text before a count) or its first (after one), and
-/// to a readable length.
+/// to a readable length next to the count.
 fn clip(s: &str, before: bool) -> &str {
+    clip_keep(s, before, before)
+}
+
+/// [`clip`], keeping the end of the phrase (`keep_end`) or its start when it is too long: a list
+/// line names its goods first ("Tricoline 65/35, 45x45, width 1.50 m, dyed, …: 3,000 m").
+fn clip_keep(s: &str, before: bool, keep_end: bool) -> &str {
     let s = if before {
         match s.char_indices().rev().find(|(_, c)| is_sentence_end(*c)) {
             Some((i, c)) => &s[i + c.len_utf8()..],
@@ -289,7 +340,7 @@ fn clip(s: &str, before: bool) -> &str {
     if n <= 70 {
         return s;
     }
-    let cut = if before {
+    let cut = if keep_end {
         let from = s.char_indices().nth(n - 70).map_or(0, |(i, _)| i);
         let from = s[from..].find(' ').map_or(from, |i| from + i);
         &s[from..]
@@ -317,18 +368,24 @@ pub fn items(text: &str, facts: &[Located<'_>], catalogue: &Catalogue, lex: &Lex
             || before_raw
                 .trim_end()
                 .ends_with([':', '：', '-', '–', '—', '=']);
-        let before = clip(before, true);
+        let before = clip_keep(before, true, !list_line);
         let before = if list_line {
             before
         } else {
-            before
+            let clause = before
                 .rfind([',', '，', '、', '،'])
-                .map_or(before, |i| before[i..].trim_start_matches(is_sep))
+                .map_or(before, |i| before[i..].trim_start_matches(is_sep));
+            adjacent_run(clause, true, lex)
         };
         let after_raw = &text[q.end.min(le)..le];
         let after = clip(strip_connective(after_raw, lex), false);
         let connected =
             strip_connective(after_raw, lex).len() < after_raw.trim_start_matches(is_sep).len();
+        let after = if connected {
+            after
+        } else {
+            adjacent_run(after, false, lex)
+        };
         let after_head = &after[..head_len(after, lex)];
         // "N m of X" names X; a list line "X: N m" names X before the count.
         let product = if connected && names_product(after_head, lex) {
@@ -386,6 +443,92 @@ pub fn items(text: &str, facts: &[Located<'_>], catalogue: &Catalogue, lex: &Lex
             out.push(item);
         }
     }
+    for r in requested(text, facts, catalogue, lex) {
+        // A counted item on the line already names these goods ("please quote high bays 200 pcs").
+        let lower = r.product.to_lowercase();
+        if out.iter().any(|o| {
+            let p = o.product.to_lowercase();
+            o.evidence == r.evidence && !p.is_empty() && (p.contains(&lower) || lower.contains(&p))
+        }) {
+            continue;
+        }
+        // "Please quote stainless pumps … 36 sets": the count on the same line counts them.
+        let mut counted = false;
+        for o in out
+            .iter_mut()
+            .filter(|o| o.product.is_empty() && o.evidence == r.evidence)
+        {
+            o.product.clone_from(&r.product);
+            o.fit = r.fit;
+            o.matched.clone_from(&r.matched);
+            counted = true;
+        }
+        if !counted && !out.iter().any(|o| o.product == r.product) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Goods asked for without a count ("Please quote stainless end-suction pumps, 15 kW"): the name
+/// words after a request phrase of the patterns' `item_requests`, up to the end of the sentence.
+/// A sentence that counts its goods is left to the counted items.
+fn requested(text: &str, facts: &[Located<'_>], catalogue: &Catalogue, lex: &Lexicon) -> Vec<Item> {
+    let lower = text.to_lowercase();
+    let mut out: Vec<Item> = Vec::new();
+    if lower.len() != text.len() {
+        return out;
+    }
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    // Longest phrases first, so "please quote" claims its words before "quote".
+    for r in &lex.item_requests {
+        let cjk = r.chars().any(is_cjk);
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(r.as_str()).map(|i| i + from) {
+            let end = i + r.len();
+            from = end;
+            let word_edge = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+            let whole_word =
+                word_edge(lower[..i].chars().last()) && word_edge(lower[end..].chars().next());
+            if !(cjk || whole_word) {
+                continue;
+            }
+            if taken.iter().any(|&(a, b)| i < b && a < end) {
+                continue;
+            }
+            taken.push((i, end));
+            let (ls, le) = line_at(text, i);
+            let sentence_end = text[end..le]
+                .char_indices()
+                .find(|(_, c)| is_sentence_end(*c))
+                .map_or(le, |(j, _)| end + j);
+            let rest = strip_connective(&text[end..sentence_end], lex);
+            let rest = &rest[..head_len(rest, lex)];
+            let name = adjacent_run(rest, false, lex).trim_matches(is_sep);
+            if !names_product(name, lex) {
+                continue;
+            }
+            let (fit, matched) = judge(name, name.len(), catalogue, lex);
+            if out.iter().any(|o| o.product == name) {
+                continue;
+            }
+            let spec = facts
+                .iter()
+                .filter(|f| f.kind == "spec" && f.start >= ls && f.end <= le)
+                .map(|f| f.evidence.to_string())
+                .take(4)
+                .collect();
+            out.push(Item {
+                product: name.to_string(),
+                quantity: None,
+                spec,
+                price: None,
+                fit,
+                matched,
+                evidence: super::evidence(&text[ls..le]),
+            });
+        }
+    }
     out
 }
 
@@ -409,7 +552,8 @@ fn judge(
         return (Fit::Ours, Some(m));
     }
     let head = &phrase[..head_end];
-    if names_product(head, lex) {
+    // "stainless pumps" is our kind of goods, if not a catalogue phrase: no verdict either way.
+    if names_product(head, lex) && catalogue.same_kind(head).is_none() {
         (Fit::NotOurs, Some(head.trim().to_string()))
     } else {
         (Fit::Unknown, None)

@@ -89,6 +89,10 @@ struct FileDoc {
     item_noise: Vec<String>,
     #[serde(default)]
     item_cues: Vec<String>,
+    /// Phrases that ask for goods without a count ("please quote", "price for", "we want to
+    /// buy"): the words after them name an item.
+    #[serde(default)]
+    item_requests: Vec<String>,
     #[serde(default)]
     rule: Vec<RuleDoc>,
 }
@@ -250,6 +254,8 @@ pub struct Lexicon {
     pub item_noise: std::collections::HashSet<String>,
     /// Longest first.
     pub item_cues: Vec<String>,
+    /// Longest first.
+    pub item_requests: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -517,6 +523,7 @@ fn build(
         lex.item_connectives.extend(lower(&d.item_connectives));
         lex.item_noise.extend(lower(&d.item_noise));
         lex.item_cues.extend(lower(&d.item_cues));
+        lex.item_requests.extend(lower(&d.item_requests));
     }
     // Vars built from the word tables, so a language adds a word in one place and the rules
     // match it: {numword}, {cur_word}, {cur_code}, {subunit}, {weekday}. A file's own var of the
@@ -615,7 +622,11 @@ fn build(
             flag_sets.push((scope, idx, set));
         }
     }
-    for v in [&mut lex.item_connectives, &mut lex.item_cues] {
+    for v in [
+        &mut lex.item_connectives,
+        &mut lex.item_cues,
+        &mut lex.item_requests,
+    ] {
         v.sort_by_key(|w| std::cmp::Reverse(w.len()));
         v.dedup();
     }

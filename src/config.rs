@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::extract::Extractor;
 pub use feedback::{FeedbackSettings, Learning};
 pub use secret::{Secret, SecretSource};
+pub use crate::vocab::Me;
 
 /// Where a mistake in the configuration is, as precisely as we know it.
 #[derive(Debug, thiserror::Error)]
@@ -61,26 +62,6 @@ pub struct Account {
     pub owner: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Me {
-    /// Lower-cased.
-    pub addresses: BTreeSet<String>,
-    /// Registrable domains that are ours: mail from them is never a lead.
-    pub domains: BTreeSet<String>,
-}
-
-impl Me {
-    pub fn is_ours(&self, address: &str) -> bool {
-        let a = address.to_lowercase();
-        if self.addresses.contains(&a) {
-            return true;
-        }
-        let domain = a.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        self.domains
-            .iter()
-            .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct Business {

@@ -19,3 +19,4 @@ pub mod parse;
 pub mod score;
 pub mod store;
 pub mod sync;
+pub mod vocab;

@@ -25,8 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::extract::{Dimension, Extraction, Flag, Value};
-use crate::feedback::{Correction, LeadFeedback, Learned};
-use crate::store::Direction;
+use crate::vocab::feedback::{Correction, LeadFeedback, Learned};
+pub use crate::vocab::Class;
+use crate::vocab::Direction;
 
 /// What scoring needs of a stored message (no body text).
 #[derive(Debug, Clone)]
@@ -52,31 +53,6 @@ impl MessageView {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    Hot,
-    Nurture,
-    Drop,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Hot => "hot",
-            Class::Nurture => "nurture",
-            Class::Drop => "drop",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Class> {
-        match s {
-            "hot" => Some(Class::Hot),
-            "nurture" => Some(Class::Nurture),
-            "drop" => Some(Class::Drop),
-            _ => None,
-        }
-    }
-}
 
 /// 1–5 per dimension; higher is better for us, except risk (5 = almost surely a scam).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -504,8 +480,8 @@ pub fn score_lead_with(
             learned_changes.push(format!(
                 "weight {} {} → {} ({})",
                 d.as_str(),
-                fmt_weight(crate::feedback::weight_of(&scoring.weights, *d)),
-                fmt_weight(crate::feedback::weight_of(w, *d)),
+                fmt_weight(crate::vocab::weight_of(&scoring.weights, *d)),
+                fmt_weight(crate::vocab::weight_of(w, *d)),
                 lw.reason
             ));
         }
@@ -690,7 +666,7 @@ pub fn score_lead_with(
 
 /// The 0–100 score from dimension values `v` (1–5) and weights: the weighted share of the positive
 /// dimensions' distance from 1, minus the risk weight × risk's distance from 1.
-pub fn weighted_score(v: &dyn Fn(Dimension) -> f64, w: &crate::config::raw::Weights) -> f64 {
+pub fn weighted_score(v: &dyn Fn(Dimension) -> f64, w: &crate::vocab::Weights) -> f64 {
     let positive = [
         (Dimension::Need, w.need),
         (Dimension::Budget, w.budget),

@@ -20,22 +20,8 @@ use serde::Serialize;
 
 use crate::extract::Extraction;
 use crate::parse::ParsedMessage;
+pub use crate::vocab::Direction;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    In,
-    Out,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        }
-    }
-}
 
 /// Where a message sits on an IMAP server.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::extract::Dimension;
-use crate::feedback::Label;
-use crate::score::Class;
+use crate::vocab::feedback::Label;
+use crate::vocab::{Class, Dimension};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,7 +129,7 @@ fn label_of_key(key: &str) -> Option<Label> {
         "scam" => Some(Label::Scam),
         "not_scam" => Some(Label::NotScam),
         _ => Dimension::parse(key)
-            .filter(|d| crate::feedback::CONFIRMABLE.contains(d))
+            .filter(|d| crate::vocab::feedback::CONFIRMABLE.contains(d))
             .map(Label::Confirm),
     }
 }

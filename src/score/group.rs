@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::MessageView;
 use crate::config::Settings;
-use crate::store::Direction;
+use crate::vocab::Direction;
 
 /// The lead an address belongs to, or None for our own addresses and non-addresses.
 pub fn lead_key(address: &str, settings: &Settings) -> Option<String> {

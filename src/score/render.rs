@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::{Class, LeadReport};
-use crate::extract::Dimension;
+use crate::vocab::Dimension;
 
 fn short(s: &str, n: usize) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");

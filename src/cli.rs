@@ -439,7 +439,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     b
                 }
             };
-            crate::extract::cli::print(&s, &raw, now, *json, &mut out)?;
+            crate::extract::cli::print(&s.extractor, &s.me, &raw, now, *json, &mut out)?;
         }
         Command::Leads {
             class,

@@ -12,6 +12,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::extract::Business;
+pub use crate::score::ScoringSettings;
 use crate::extract::Extractor;
 pub use feedback::{FeedbackSettings, Learning};
 pub use secret::{Secret, SecretSource};
@@ -63,16 +65,6 @@ pub struct Account {
 }
 
 
-#[derive(Debug, Clone, Default)]
-pub struct Business {
-    /// Our catalogue: product phrases in any language.
-    pub products: Vec<String>,
-    /// `[business] related`: vocabulary only our kind of product has; matches count as ours.
-    pub related: Vec<String>,
-    /// `[business] not_ours`: neighbouring goods we do not sell.
-    pub not_ours: Vec<String>,
-    pub min_order_value_usd: f64,
-}
 
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
@@ -82,13 +74,6 @@ pub struct SyncSettings {
     pub timeout: std::time::Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct ScoringSettings {
-    pub weights: raw::Weights,
-    pub hot_threshold: f64,
-    pub drop_threshold: f64,
-    pub half_life_days: f64,
-}
 
 /// Where digests and confirmations are sent from.
 #[derive(Debug, Clone)]
@@ -194,6 +179,20 @@ impl std::fmt::Debug for Settings {
             .field("storage_path", &self.storage_path)
             .field("accounts", &self.accounts)
             .finish_non_exhaustive()
+    }
+}
+
+/// The part of the settings the judgement reads.
+impl<'a> From<&'a Settings> for crate::score::Context<'a> {
+    fn from(s: &'a Settings) -> Self {
+        crate::score::Context {
+            scoring: &s.scoring,
+            business: &s.business,
+            me: &s.me,
+            extractor: &s.extractor,
+            weight_floor: s.feedback.weight_floor,
+            weight_cap: s.feedback.weight_cap,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod confirm;
 pub mod learn;
 pub mod reply;
+pub mod settings;
 
 pub use crate::vocab::feedback::{
     CONFIRMABLE, Correction, Label, LeadFeedback, Learned, LearnedWeight, NewCorrection, Source,

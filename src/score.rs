@@ -23,11 +23,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Settings;
-use crate::extract::{Dimension, Extraction, Flag, Value};
+use crate::extract::{Business, Dimension, Extraction, Extractor, Flag, Value};
 use crate::vocab::feedback::{Correction, LeadFeedback, Learned};
 pub use crate::vocab::Class;
-use crate::vocab::Direction;
+use crate::vocab::{Direction, Me, Weights};
 
 /// What scoring needs of a stored message (no body text).
 #[derive(Debug, Clone)]
@@ -53,6 +52,31 @@ impl MessageView {
     }
 }
 
+
+/// `[scoring]`: the dimension weights, the class thresholds and how fast evidence fades.
+#[derive(Debug, Clone)]
+pub struct ScoringSettings {
+    pub weights: Weights,
+    pub hot_threshold: f64,
+    pub drop_threshold: f64,
+    pub half_life_days: f64,
+}
+
+/// What the judgement reads from the configuration, borrowed: `&config::Settings` converts into
+/// it, so the scorer depends on no configuration code.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub scoring: &'a ScoringSettings,
+    /// Our catalogue and minimum order value.
+    pub business: &'a Business,
+    /// Our own addresses and domains: never a lead.
+    pub me: &'a Me,
+    /// Currency rates and the free-mail list.
+    pub extractor: &'a Extractor,
+    /// `[feedback]`: learned weights stay within [floor, cap] × the configured weight.
+    pub weight_floor: f64,
+    pub weight_cap: f64,
+}
 
 /// 1–5 per dimension; higher is better for us, except risk (5 = almost surely a scam).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,10 +266,10 @@ const PRIVATE_ORDER_UNITS: f64 = 10.0;
 const FAR_BELOW_MIN: f64 = 0.5;
 
 /// Scores one lead. `messages` are the lead's messages (any order).
-pub fn score_lead(
+pub fn score_lead<'a>(
     lead: &str,
     messages: &[&MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     now: DateTime<Utc>,
 ) -> LeadReport {
     score_lead_with(
@@ -259,14 +283,15 @@ pub fn score_lead(
 }
 
 /// Scores one lead with what people said about it (`feedback`) and the learned weights.
-pub fn score_lead_with(
+pub fn score_lead_with<'a>(
     lead: &str,
     messages: &[&MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     feedback: &LeadFeedback,
     learned: Option<&Learned>,
     now: DateTime<Utc>,
 ) -> LeadReport {
+    let settings: Context<'_> = settings.into();
     let scoring = &settings.scoring;
     let mut learned_changes: Vec<String> = Vec::new();
     let business = &settings.business;
@@ -456,8 +481,9 @@ pub fn score_lead_with(
         risk: card_of(Dimension::Risk),
     };
 
-    let fb = &settings.feedback;
-    let weights = learned.map(|l| l.weights(&scoring.weights, fb.weight_floor, fb.weight_cap));
+    let weights = learned.map(|l| {
+        l.weights(&scoring.weights, settings.weight_floor, settings.weight_cap)
+    });
     let w = weights.as_ref().unwrap_or(&scoring.weights);
     if let Some(l) = learned {
         let mut rules: Vec<&str> = contributions
@@ -820,22 +846,23 @@ pub fn fmt_usd(v: f64) -> String {
 }
 
 /// Scores every lead found in `messages`, sorted by class then score (best first) then name.
-pub fn score_all(
+pub fn score_all<'a>(
     messages: &[MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
     score_all_with(messages, settings, &BTreeMap::new(), None, now)
 }
 
 /// [`score_all`] with each lead's corrections and the learned weights.
-pub fn score_all_with(
+pub fn score_all_with<'a>(
     messages: &[MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     feedback: &BTreeMap<String, LeadFeedback>,
     learned: Option<&Learned>,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
+    let settings: Context<'_> = settings.into();
     let groups = group::group(messages, settings);
     let none = LeadFeedback::default();
     let mut out: Vec<LeadReport> = groups

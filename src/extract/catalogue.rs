@@ -5,7 +5,7 @@
 use regex::Regex;
 
 use super::PatternError;
-use crate::config::Business;
+use super::Business;
 
 #[derive(Debug, Default)]
 pub struct Catalogue {

@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Label, Learned, LearnedWeight, set_weight, weight_of};
-use crate::config::FeedbackSettings;
-use crate::config::raw::Weights;
-use crate::extract::Dimension;
+use super::settings::FeedbackSettings;
+use crate::vocab::{Dimension, Weights};
 use crate::score::{Class, LeadReport};
 
 /// A rule must have fired on this many labelled leads before its weight is learned.

@@ -5,7 +5,6 @@
 pub mod feedback;
 pub mod oauth2;
 pub mod raw;
-pub mod secret;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -13,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use crate::extract::Business;
-pub use crate::score::ScoringSettings;
 use crate::extract::Extractor;
-pub use feedback::{FeedbackSettings, Learning};
-pub use secret::{Secret, SecretSource};
+pub use crate::score::ScoringSettings;
+pub use crate::secret::{self, Secret, SecretSource};
 pub use crate::vocab::Me;
+pub use feedback::{FeedbackSettings, Learning};
 
 /// Where a mistake in the configuration is, as precisely as we know it.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +63,6 @@ pub struct Account {
     pub owner: Option<String>,
 }
 
-
-
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
     pub max_message_bytes: u64,
@@ -73,7 +70,6 @@ pub struct SyncSettings {
     /// Per network operation.
     pub timeout: std::time::Duration,
 }
-
 
 /// Where digests and confirmations are sent from.
 #[derive(Debug, Clone)]
@@ -256,7 +252,7 @@ fn check_folder_name(name: &str) -> Result<(), String> {
             "folder {name:?} starts or ends with a space; write the name exactly as the mail client shows it"
         ));
     }
-    if let Ok(decoded) = crate::sync::mutf7::decode(name)
+    if let Ok(decoded) = crate::mutf7::decode(name)
         && !decoded.is_ascii()
     {
         return Err(format!(

@@ -658,10 +658,7 @@ pub mod cli {
     ) -> anyhow::Result<()> {
         let parsed = crate::parse::parse(raw, now.fixed_offset(), false)?;
         // Our own mail never scores for a buyer (same rule as ingest).
-        let ours = parsed
-            .from
-            .as_ref()
-            .is_some_and(|f| me.is_ours(&f.address));
+        let ours = parsed.from.as_ref().is_some_and(|f| me.is_ours(&f.address));
         let ex = if ours {
             super::Extraction {
                 flags: Vec::new(),

@@ -3,7 +3,6 @@
 //! it. The correction types themselves are shared vocabulary ([`crate::vocab::feedback`]) so the
 //! scorer can apply them without depending on this module.
 
-pub mod confirm;
 pub mod learn;
 pub mod reply;
 pub mod settings;

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod confirm;
 pub mod daemon;
 pub mod demo;
 pub mod digest;
@@ -14,9 +15,12 @@ pub mod extract;
 pub mod feedback;
 pub mod import;
 pub mod ingest;
+pub mod mutf7;
 pub mod oauth2;
 pub mod parse;
 pub mod score;
+pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod team;
 pub mod vocab;

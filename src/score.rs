@@ -24,8 +24,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{Business, Dimension, Extraction, Extractor, Flag, Value};
-use crate::vocab::feedback::{Correction, LeadFeedback, Learned};
 pub use crate::vocab::Class;
+use crate::vocab::feedback::{Correction, LeadFeedback, Learned};
 use crate::vocab::{Direction, Me, Weights};
 
 /// What scoring needs of a stored message (no body text).
@@ -51,7 +51,6 @@ impl MessageView {
         self.direction == Direction::In && !self.is_flagged()
     }
 }
-
 
 /// `[scoring]`: the dimension weights, the class thresholds and how fast evidence fades.
 #[derive(Debug, Clone)]
@@ -481,9 +480,8 @@ pub fn score_lead_with<'a>(
         risk: card_of(Dimension::Risk),
     };
 
-    let weights = learned.map(|l| {
-        l.weights(&scoring.weights, settings.weight_floor, settings.weight_cap)
-    });
+    let weights =
+        learned.map(|l| l.weights(&scoring.weights, settings.weight_floor, settings.weight_cap));
     let w = weights.as_ref().unwrap_or(&scoring.weights);
     if let Some(l) = learned {
         let mut rules: Vec<&str> = contributions

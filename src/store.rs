@@ -22,7 +22,6 @@ use crate::extract::Extraction;
 use crate::parse::ParsedMessage;
 pub use crate::vocab::Direction;
 
-
 /// Where a message sits on an IMAP server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

@@ -141,10 +141,16 @@ fn graph() -> Graph {
         .filter_map(|l| l.trim().strip_prefix("pub mod "))
         .map(|m| m.trim_end_matches(';').trim().to_string())
         .collect();
-    assert!(modules.len() > 5, "src/lib.rs lists the modules: {modules:?}");
+    assert!(
+        modules.len() > 5,
+        "src/lib.rs lists the modules: {modules:?}"
+    );
     let mut files = Vec::new();
     rust_files(&src, &mut files);
-    let mut g: Graph = modules.iter().map(|m| (m.clone(), BTreeSet::new())).collect();
+    let mut g: Graph = modules
+        .iter()
+        .map(|m| (m.clone(), BTreeSet::new()))
+        .collect();
     for f in files {
         let rel = f.strip_prefix(&src).expect("under src");
         let top = rel
@@ -168,7 +174,12 @@ fn graph() -> Graph {
 
 fn show(g: &Graph) -> String {
     g.iter()
-        .map(|(m, deps)| format!("  {m} -> {}", deps.iter().cloned().collect::<Vec<_>>().join(" ")))
+        .map(|(m, deps)| {
+            format!(
+                "  {m} -> {}",
+                deps.iter().cloned().collect::<Vec<_>>().join(" ")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -229,8 +240,14 @@ fn vocabulary_and_parser_import_nothing_of_ours() {
 fn the_judgement_takes_its_own_settings() {
     let g = graph();
     for (m, banned) in [
-        ("extract", ["config", "score", "feedback", "store"].as_slice()),
-        ("score", ["config", "feedback", "store", "digest"].as_slice()),
+        (
+            "extract",
+            ["config", "score", "feedback", "store"].as_slice(),
+        ),
+        (
+            "score",
+            ["config", "feedback", "store", "digest"].as_slice(),
+        ),
         ("feedback", ["config", "store", "digest"].as_slice()),
     ] {
         let deps = &g[m];

@@ -31,8 +31,6 @@ pub struct RawFeedback {
     pub folders: BTreeMap<String, String>,
 }
 
-
-
 /// The default vocabulary: `lead-hot`, `lead-nurture`, `lead-drop`, `lead-need`, `lead-budget`,
 /// `lead-authority`, `lead-timeline`, `lead-scam`, `lead-not-scam`.
 pub const DEFAULT_KEYWORDS: [(&str, &str); 9] = [
@@ -212,7 +210,6 @@ impl RawFeedback {
         })
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -199,7 +199,6 @@ pub struct RawSync {
     pub timeout_secs: Option<u64>,
 }
 
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScoring {

@@ -4,8 +4,8 @@
 
 use regex::Regex;
 
-use super::PatternError;
 use super::Business;
+use super::PatternError;
 
 #[derive(Debug, Default)]
 pub struct Catalogue {

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::vocab::Dimension;
 
-
 /// A parsed value. Serialises as the bare object (`{"amount":500,"unit":"pcs"}`), the shape tools
 /// outside the project read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

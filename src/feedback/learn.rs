@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Label, Learned, LearnedWeight, set_weight, weight_of};
 use super::settings::FeedbackSettings;
-use crate::vocab::{Dimension, Weights};
+use super::{Label, Learned, LearnedWeight, set_weight, weight_of};
 use crate::score::{Class, LeadReport};
+use crate::vocab::{Dimension, Weights};
 
 /// A rule must have fired on this many labelled leads before its weight is learned.
 pub const MIN_FIRINGS: usize = 5;

@@ -287,7 +287,6 @@ impl Learned {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

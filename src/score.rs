@@ -17,6 +17,7 @@ pub mod class;
 pub mod group;
 pub mod history;
 pub mod render;
+pub mod trace;
 
 use std::collections::BTreeMap;
 
@@ -175,6 +176,9 @@ pub struct LeadReport {
     pub subject: Option<String>,
     pub facts: Facts,
     pub reasons: Vec<String>,
+    /// The judgement's steps in order (`class::decide`), for `explain`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<trace::Step>,
     pub decay: f64,
     pub contributions: Vec<Contribution>,
     /// With a class set by hand: the class leadsift would have given.
@@ -590,13 +594,12 @@ pub fn score_lead_with<'a>(
         score: f64::from(score),
         need: v(Dimension::Need),
     };
-    let (class, why) = class::decide(
-        &judgement,
-        class::Thresholds {
-            hot: scoring.hot_threshold,
-            drop: scoring.drop_threshold,
-        },
-    );
+    let thresholds = class::Thresholds {
+        hot: scoring.hot_threshold,
+        drop: scoring.drop_threshold,
+    };
+    let (class, why) = class::decide(&judgement, thresholds);
+    let steps = trace::trace(&judgement, thresholds);
     reasons.push(why);
     // A class set by hand holds until a person changes it; the automatic one stays beside it.
     let (class, auto_class, manual) = match &feedback.class {
@@ -673,6 +676,7 @@ pub fn score_lead_with<'a>(
             .map(|m| m.subject.clone()),
         facts,
         reasons,
+        steps,
         decay,
         contributions,
         auto_class,

@@ -906,6 +906,7 @@ mod tests {
             subject: Some(subject.into()),
             facts: Facts::default(),
             reasons: vec![format!("{} because", class.as_str())],
+            steps: vec![],
             decay: 1.0,
             contributions: vec![],
             auto_class: None,

@@ -460,6 +460,7 @@ mod tests {
             subject: None,
             facts: Facts::default(),
             reasons: vec![],
+            steps: vec![],
             decay: 1.0,
             contributions: rules
                 .iter()

@@ -239,6 +239,25 @@ pub fn explain_text(r: &LeadReport) -> String {
             r.decay * 100.0
         );
     }
+    // The judgement's steps in order: the first that settles the class decides.
+    if !r.steps.is_empty() {
+        let by_hand = if r.manual.is_some() {
+            " (the automatic class; a person set it by hand)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "judgement{by_hand}:");
+        for s in &r.steps {
+            let what = match &s.outcome {
+                super::trace::Outcome::Passed => "passed".to_string(),
+                super::trace::Outcome::NotReached => "not reached".to_string(),
+                super::trace::Outcome::Decided { class, reason } => {
+                    format!("DECIDED {}: {reason}", class.as_str())
+                }
+            };
+            let _ = writeln!(out, "  {:<10} {what}", s.name);
+        }
+    }
     let _ = writeln!(out, "why:");
     for reason in &r.reasons {
         let _ = writeln!(out, "  - {reason}");

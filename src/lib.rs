@@ -2,7 +2,13 @@
 //!
 //! The pipeline, one module per stage: [`sync`] (IMAP → store) → [`parse`] (MIME → text and
 //! headers) → [`extract`] (signals from the buyer's own words) → score → digest. Pure logic sits
-//! in `parse` and `extract`; IMAP, SMTP, SQLite and the clock live at the edges.
+//! in `parse`, `extract`, `score` and `feedback`; IMAP, SMTP, SQLite and the clock live at the edges.
+//!
+//! Layers, each importing only those before it (`tests/layering.rs` checks there is no cycle):
+//! [`vocab`], [`parse`], [`mutf7`], [`secret`] (import nothing of ours) → [`extract`] → [`score`]
+//! → [`feedback`] → [`oauth2`] → [`config`] (builds each stage's own settings from the TOML) →
+//! [`team`] → [`store`] → [`digest`], [`ingest`], [`confirm`] → [`sync`], [`import`], [`daemon`],
+//! [`demo`], [`cli`].
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -259,7 +259,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Each account's pass scores what it committed, even when a folder failed.
             let reports = runtime()?.block_on(crate::sync::sync_once(&s, &mut store, now));
             // Replies to the digest that scoring found: verified, applied, confirmed by mail.
-            let replies = crate::feedback::confirm::process_digest_replies(&s, &mut store, now);
+            let replies = crate::confirm::process_digest_replies(&s, &mut store, now);
             let mut failed = runtime()?.block_on(replies).is_err_and(|e| {
                 eprintln!("replies to the digest: {e:#}");
                 true
@@ -439,7 +439,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     b
                 }
             };
-            crate::extract::cli::print(&s, &raw, now, *json, &mut out)?;
+            crate::extract::cli::print(&s.extractor, &s.me, &raw, now, *json, &mut out)?;
         }
         Command::Leads {
             class,
@@ -586,15 +586,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                                 .flat_map(|d| d.recipients.iter().map(|r| r.address.as_str())),
                         )
                         .collect();
-                let Some(owner) = crate::digest::team::resolve_person(who, known) else {
+                let Some(owner) = crate::team::resolve_person(who, known) else {
                     bail!(
                         "owner:{who}: not an email address, nor the name of exactly one colleague in [me] addresses or the digest's recipients"
                     );
                 };
-                store.assign_owners(&[crate::digest::team::NewAssignment {
+                store.assign_owners(&[crate::team::NewAssignment {
                     lead: key.clone(),
                     owner: owner.clone(),
-                    source: crate::digest::team::AssignmentSource::Cli,
+                    source: crate::team::AssignmentSource::Cli,
                     message_id: None,
                     person,
                     at: now,

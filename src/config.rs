@@ -5,16 +5,18 @@
 pub mod feedback;
 pub mod oauth2;
 pub mod raw;
-pub mod secret;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::extract::Business;
 use crate::extract::Extractor;
+pub use crate::score::ScoringSettings;
+pub use crate::secret::{self, Secret, SecretSource};
+pub use crate::vocab::Me;
 pub use feedback::{FeedbackSettings, Learning};
-pub use secret::{Secret, SecretSource};
 
 /// Where a mistake in the configuration is, as precisely as we know it.
 #[derive(Debug, thiserror::Error)]
@@ -62,51 +64,11 @@ pub struct Account {
 }
 
 #[derive(Debug, Clone)]
-pub struct Me {
-    /// Lower-cased.
-    pub addresses: BTreeSet<String>,
-    /// Registrable domains that are ours: mail from them is never a lead.
-    pub domains: BTreeSet<String>,
-}
-
-impl Me {
-    pub fn is_ours(&self, address: &str) -> bool {
-        let a = address.to_lowercase();
-        if self.addresses.contains(&a) {
-            return true;
-        }
-        let domain = a.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        self.domains
-            .iter()
-            .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Business {
-    /// Our catalogue: product phrases in any language.
-    pub products: Vec<String>,
-    /// `[business] related`: vocabulary only our kind of product has; matches count as ours.
-    pub related: Vec<String>,
-    /// `[business] not_ours`: neighbouring goods we do not sell.
-    pub not_ours: Vec<String>,
-    pub min_order_value_usd: f64,
-}
-
-#[derive(Debug, Clone)]
 pub struct SyncSettings {
     pub max_message_bytes: u64,
     pub batch_size: u32,
     /// Per network operation.
     pub timeout: std::time::Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct ScoringSettings {
-    pub weights: raw::Weights,
-    pub hot_threshold: f64,
-    pub drop_threshold: f64,
-    pub half_life_days: f64,
 }
 
 /// Where digests and confirmations are sent from.
@@ -216,6 +178,20 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// The part of the settings the judgement reads.
+impl<'a> From<&'a Settings> for crate::score::Context<'a> {
+    fn from(s: &'a Settings) -> Self {
+        crate::score::Context {
+            scoring: &s.scoring,
+            business: &s.business,
+            me: &s.me,
+            extractor: &s.extractor,
+            weight_floor: s.feedback.weight_floor,
+            weight_cap: s.feedback.weight_cap,
+        }
+    }
+}
+
 /// What every server section ([[account]], [smtp]) must satisfy: no inline password, a known TLS
 /// mode, and plaintext only to a loopback host. Returns the TLS mode.
 fn check_server(
@@ -276,7 +252,7 @@ fn check_folder_name(name: &str) -> Result<(), String> {
             "folder {name:?} starts or ends with a space; write the name exactly as the mail client shows it"
         ));
     }
-    if let Ok(decoded) = crate::sync::mutf7::decode(name)
+    if let Ok(decoded) = crate::mutf7::decode(name)
         && !decoded.is_ascii()
     {
         return Err(format!(

@@ -19,31 +19,20 @@ pub mod questions;
 pub mod render;
 pub mod schedule;
 pub mod send;
-pub mod team;
+/// Team ownership sits below the store (which persists it); re-exported for the digest's callers.
+pub use crate::team;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
-use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::config::{DigestSettings, Recipient, Settings, Smtp};
-use crate::score::Class;
 use crate::store::Store;
 use crate::store::digests::{DigestRow, DigestStatus, NewDigest};
+pub use crate::store::digests::{Snapshot, SnapshotEntry};
 pub use render::Rendered;
-
-/// A lead's standing when a digest went out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotEntry {
-    pub class: Class,
-    pub score: u8,
-}
-
-/// Lead → standing, stored with each digest: the baseline for "moved since" and the weekly review.
-pub type Snapshot = BTreeMap<String, SnapshotEntry>;
 
 /// Settings for `digest --print` and the demo when the config has no `[digest]`.
 pub fn fallback_settings(timezone: chrono_tz::Tz) -> DigestSettings {

@@ -17,10 +17,21 @@ pub mod values;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::Business;
 use crate::parse::ParsedMessage;
 use rules::{FlagKind, Rule, RuleSet, Scope, ValueKind, VetoScope};
 pub use signal::{Dimension, Extraction, Flag, Signal, Value};
+
+/// `[business]`: what extraction needs to know about us, our catalogue. Built by `config`.
+#[derive(Debug, Clone, Default)]
+pub struct Business {
+    /// Our catalogue: product phrases in any language.
+    pub products: Vec<String>,
+    /// `[business] related`: vocabulary only our kind of product has; matches count as ours.
+    pub related: Vec<String>,
+    /// `[business] not_ours`: neighbouring goods we do not sell.
+    pub not_ours: Vec<String>,
+    pub min_order_value_usd: f64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PatternError {
@@ -634,10 +645,12 @@ pub mod cli {
 
     use chrono::{DateTime, Utc};
 
-    use crate::config::{Business, Settings};
+    use super::{Business, Extractor};
+    use crate::vocab::Me;
 
     pub fn print(
-        settings: &Settings,
+        extractor: &Extractor,
+        me: &Me,
         raw: &[u8],
         now: DateTime<Utc>,
         json: bool,
@@ -645,10 +658,7 @@ pub mod cli {
     ) -> anyhow::Result<()> {
         let parsed = crate::parse::parse(raw, now.fixed_offset(), false)?;
         // Our own mail never scores for a buyer (same rule as ingest).
-        let ours = parsed
-            .from
-            .as_ref()
-            .is_some_and(|f| settings.me.is_ours(&f.address));
+        let ours = parsed.from.as_ref().is_some_and(|f| me.is_ours(&f.address));
         let ex = if ours {
             super::Extraction {
                 flags: Vec::new(),
@@ -657,7 +667,7 @@ pub mod cli {
                 items: Vec::new(),
             }
         } else {
-            settings.extractor.extract(&parsed)
+            extractor.extract(&parsed)
         };
         let mut doc = serde_json::json!({
             "message_id": parsed.message_id,
@@ -759,7 +769,7 @@ pub mod cli {
 
     /// Parse + extract over every file under `dir` (recursively); prints messages/s and MB/s on
     /// one core. Used by bench/extract.sh; reads everything first so only the work is timed.
-    pub fn bench(settings: &Settings, dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    pub fn bench(extractor: &Extractor, dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         let mut files = Vec::new();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
@@ -781,7 +791,7 @@ pub mod cli {
         let started = std::time::Instant::now();
         for raw in &files {
             if let Ok(p) = crate::parse::parse(raw, fallback, false) {
-                signals += settings.extractor.extract(&p).signals.len();
+                signals += extractor.extract(&p).signals.len();
             }
         }
         let secs = started.elapsed().as_secs_f64().max(1e-9);

@@ -7,6 +7,7 @@
 
 pub mod login;
 pub mod sasl;
+pub mod settings;
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -15,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, info};
 
-use crate::config::oauth2::{OAuth2Settings, RefreshFlow, TokenSource};
-use crate::config::{Secret, SecretSource};
+use crate::secret::{Secret, SecretSource};
+pub use settings::{OAuth2Settings, RefreshFlow, TokenSource};
 
 /// Why no access token could be had. `refused`: the provider (or the server) said no to the
 /// credentials themselves, so retrying soon will not help — a person must sign in again.

@@ -17,16 +17,17 @@ pub mod class;
 pub mod group;
 pub mod history;
 pub mod render;
+pub mod trace;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Settings;
-use crate::extract::{Dimension, Extraction, Flag, Value};
-use crate::feedback::{Correction, LeadFeedback, Learned};
-use crate::store::Direction;
+use crate::extract::{Business, Dimension, Extraction, Extractor, Flag, Value};
+pub use crate::vocab::Class;
+use crate::vocab::feedback::{Correction, LeadFeedback, Learned};
+use crate::vocab::{Direction, Me, Weights};
 
 /// What scoring needs of a stored message (no body text).
 #[derive(Debug, Clone)]
@@ -52,30 +53,29 @@ impl MessageView {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    Hot,
-    Nurture,
-    Drop,
+/// `[scoring]`: the dimension weights, the class thresholds and how fast evidence fades.
+#[derive(Debug, Clone)]
+pub struct ScoringSettings {
+    pub weights: Weights,
+    pub hot_threshold: f64,
+    pub drop_threshold: f64,
+    pub half_life_days: f64,
 }
 
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Hot => "hot",
-            Class::Nurture => "nurture",
-            Class::Drop => "drop",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Class> {
-        match s {
-            "hot" => Some(Class::Hot),
-            "nurture" => Some(Class::Nurture),
-            "drop" => Some(Class::Drop),
-            _ => None,
-        }
-    }
+/// What the judgement reads from the configuration, borrowed: `&config::Settings` converts into
+/// it, so the scorer depends on no configuration code.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub scoring: &'a ScoringSettings,
+    /// Our catalogue and minimum order value.
+    pub business: &'a Business,
+    /// Our own addresses and domains: never a lead.
+    pub me: &'a Me,
+    /// Currency rates and the free-mail list.
+    pub extractor: &'a Extractor,
+    /// `[feedback]`: learned weights stay within [floor, cap] × the configured weight.
+    pub weight_floor: f64,
+    pub weight_cap: f64,
 }
 
 /// 1–5 per dimension; higher is better for us, except risk (5 = almost surely a scam).
@@ -176,6 +176,9 @@ pub struct LeadReport {
     pub subject: Option<String>,
     pub facts: Facts,
     pub reasons: Vec<String>,
+    /// The judgement's steps in order (`class::decide`), for `explain`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<trace::Step>,
     pub decay: f64,
     pub contributions: Vec<Contribution>,
     /// With a class set by hand: the class leadsift would have given.
@@ -266,10 +269,10 @@ const PRIVATE_ORDER_UNITS: f64 = 10.0;
 const FAR_BELOW_MIN: f64 = 0.5;
 
 /// Scores one lead. `messages` are the lead's messages (any order).
-pub fn score_lead(
+pub fn score_lead<'a>(
     lead: &str,
     messages: &[&MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     now: DateTime<Utc>,
 ) -> LeadReport {
     score_lead_with(
@@ -283,14 +286,15 @@ pub fn score_lead(
 }
 
 /// Scores one lead with what people said about it (`feedback`) and the learned weights.
-pub fn score_lead_with(
+pub fn score_lead_with<'a>(
     lead: &str,
     messages: &[&MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     feedback: &LeadFeedback,
     learned: Option<&Learned>,
     now: DateTime<Utc>,
 ) -> LeadReport {
+    let settings: Context<'_> = settings.into();
     let scoring = &settings.scoring;
     let mut learned_changes: Vec<String> = Vec::new();
     let business = &settings.business;
@@ -480,8 +484,8 @@ pub fn score_lead_with(
         risk: card_of(Dimension::Risk),
     };
 
-    let fb = &settings.feedback;
-    let weights = learned.map(|l| l.weights(&scoring.weights, fb.weight_floor, fb.weight_cap));
+    let weights =
+        learned.map(|l| l.weights(&scoring.weights, settings.weight_floor, settings.weight_cap));
     let w = weights.as_ref().unwrap_or(&scoring.weights);
     if let Some(l) = learned {
         let mut rules: Vec<&str> = contributions
@@ -504,8 +508,8 @@ pub fn score_lead_with(
             learned_changes.push(format!(
                 "weight {} {} → {} ({})",
                 d.as_str(),
-                fmt_weight(crate::feedback::weight_of(&scoring.weights, *d)),
-                fmt_weight(crate::feedback::weight_of(w, *d)),
+                fmt_weight(crate::vocab::weight_of(&scoring.weights, *d)),
+                fmt_weight(crate::vocab::weight_of(w, *d)),
                 lw.reason
             ));
         }
@@ -590,13 +594,12 @@ pub fn score_lead_with(
         score: f64::from(score),
         need: v(Dimension::Need),
     };
-    let (class, why) = class::decide(
-        &judgement,
-        class::Thresholds {
-            hot: scoring.hot_threshold,
-            drop: scoring.drop_threshold,
-        },
-    );
+    let thresholds = class::Thresholds {
+        hot: scoring.hot_threshold,
+        drop: scoring.drop_threshold,
+    };
+    let (class, why) = class::decide(&judgement, thresholds);
+    let steps = trace::trace(&judgement, thresholds);
     reasons.push(why);
     // A class set by hand holds until a person changes it; the automatic one stays beside it.
     let (class, auto_class, manual) = match &feedback.class {
@@ -673,6 +676,7 @@ pub fn score_lead_with(
             .map(|m| m.subject.clone()),
         facts,
         reasons,
+        steps,
         decay,
         contributions,
         auto_class,
@@ -690,7 +694,7 @@ pub fn score_lead_with(
 
 /// The 0–100 score from dimension values `v` (1–5) and weights: the weighted share of the positive
 /// dimensions' distance from 1, minus the risk weight × risk's distance from 1.
-pub fn weighted_score(v: &dyn Fn(Dimension) -> f64, w: &crate::config::raw::Weights) -> f64 {
+pub fn weighted_score(v: &dyn Fn(Dimension) -> f64, w: &crate::vocab::Weights) -> f64 {
     let positive = [
         (Dimension::Need, w.need),
         (Dimension::Budget, w.budget),
@@ -844,22 +848,23 @@ pub fn fmt_usd(v: f64) -> String {
 }
 
 /// Scores every lead found in `messages`, sorted by class then score (best first) then name.
-pub fn score_all(
+pub fn score_all<'a>(
     messages: &[MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
     score_all_with(messages, settings, &BTreeMap::new(), None, now)
 }
 
 /// [`score_all`] with each lead's corrections and the learned weights.
-pub fn score_all_with(
+pub fn score_all_with<'a>(
     messages: &[MessageView],
-    settings: &Settings,
+    settings: impl Into<Context<'a>>,
     feedback: &BTreeMap<String, LeadFeedback>,
     learned: Option<&Learned>,
     now: DateTime<Utc>,
 ) -> Vec<LeadReport> {
+    let settings: Context<'_> = settings.into();
     let groups = group::group(messages, settings);
     let none = LeadFeedback::default();
     let mut out: Vec<LeadReport> = groups

@@ -20,22 +20,7 @@ use serde::Serialize;
 
 use crate::extract::Extraction;
 use crate::parse::ParsedMessage;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    In,
-    Out,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        }
-    }
-}
+pub use crate::vocab::Direction;
 
 /// Where a message sits on an IMAP server.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,8 @@
 //! become corrections, the leads they touch are rescored, and leadsift's own class keyword is
 //! written (the only time a folder is opened read-write) where the lead's class changed.
 
-pub mod mutf7;
+/// The codec lives at the crate root so the configuration can check folder names with it.
+pub use crate::mutf7;
 pub mod pool;
 pub mod session;
 pub mod tls;
@@ -234,7 +235,7 @@ async fn sync_account(
     }
     // Replies to the digest found by scoring: applied now (confirmations are sent by the caller),
     // so their corrections get class keywords in this pass.
-    if let Err(e) = crate::feedback::confirm::apply_digest_replies(settings, store, now) {
+    if let Err(e) = crate::confirm::apply_digest_replies(settings, store, now) {
         warn!(account = %account.name, "applying replies to the digest failed: {e:#}");
         errors.push(format!("replies to the digest: {e:#}"));
     }

@@ -356,6 +356,7 @@ fn generated_reports(n: usize) -> Vec<LeadReport> {
                     ..Facts::default()
                 },
                 reasons: vec![format!("score {}: generated lead {i}", i % 100)],
+                steps: vec![],
                 decay: 1.0,
                 contributions: vec![
                     contribution(Dimension::Need, 1.5, format!("we need 400 pcs of model P-{i}")),

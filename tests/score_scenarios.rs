@@ -868,3 +868,83 @@ fn a_student_is_not_a_buyer() {
     assert_eq!(l.class, Class::Drop);
     assert!(l.reasons[0].starts_with("not a buyer"), "{:?}", l.reasons);
 }
+
+#[test]
+fn explain_shows_the_judgement_steps_in_order_with_the_one_that_decided() {
+    let s = settings("");
+    let step_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("judgement"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let order = [
+        "risk",
+        "seller",
+        "non_buyer",
+        "fit",
+        "value",
+        "fishing",
+        "private",
+        "score",
+    ];
+
+    // A clean, complete inquiry: every drop step passes and the score decides.
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "buyer@pumps-buyer.example",
+            strong_inquiry(),
+        )],
+        "2026-11-20T08:00:00+08:00",
+        &s,
+    );
+    let l = lead(&r, "pumps-buyer.example");
+    let text = score::render::explain_text(l);
+    let lines = step_lines(&text);
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(names, order, "{text}");
+    assert!(lines[..7].iter().all(|l| l.ends_with("passed")), "{text}");
+    assert!(
+        lines[7].contains(&format!("DECIDED {}: {}", l.class.as_str(), l.reasons[0])),
+        "{text}"
+    );
+
+    // A strong scam sign: the first step decides and the rest are not reached.
+    let mut signals = strong_inquiry();
+    signals.push(sig(
+        Dimension::Risk,
+        "advance_fee",
+        3.0,
+        "a registration fee is paid before the order",
+    ));
+    let r = run(
+        &[Msg::inbound(
+            1,
+            "a@x",
+            "2026-11-19T10:00:00+08:00",
+            "buyer@pumps-buyer.example",
+            signals,
+        )],
+        "2026-11-20T08:00:00+08:00",
+        &s,
+    );
+    let l = lead(&r, "pumps-buyer.example");
+    let text = score::render::explain_text(l);
+    let lines = step_lines(&text);
+    assert_eq!(lines.len(), order.len(), "{text}");
+    assert!(lines[0].starts_with("risk"), "{text}");
+    assert!(lines[0].contains("DECIDED drop: risk"), "{text}");
+    assert!(lines[0].contains("registration fee"), "{text}");
+    assert!(
+        lines[1..].iter().all(|l| l.ends_with("not reached")),
+        "{text}"
+    );
+}

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{ScoringSettings, TlsMode};
+pub use crate::vocab::Weights;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,33 +197,6 @@ pub struct RawSync {
     pub max_message_bytes: Option<u64>,
     pub batch_size: Option<u32>,
     pub timeout_secs: Option<u64>,
-}
-
-/// Weight of each dimension in the 0–100 score. Risk is subtracted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Weights {
-    pub need: f64,
-    pub budget: f64,
-    pub authority: f64,
-    pub timeline: f64,
-    pub engagement: f64,
-    pub fit: f64,
-    pub risk: f64,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Weights {
-            need: 25.0,
-            budget: 15.0,
-            authority: 15.0,
-            timeline: 15.0,
-            engagement: 15.0,
-            fit: 15.0,
-            risk: 40.0,
-        }
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -357,7 +357,7 @@ async fn pass(
     let t0 = Instant::now();
     // The pass scores what it committed and applies keyword and digest-reply corrections.
     let report = sync_account_pass(settings, account, &mut store, now, skip).await;
-    let replies = crate::feedback::confirm::process_digest_replies(settings, &mut store, now);
+    let replies = crate::confirm::process_digest_replies(settings, &mut store, now);
     if let Err(e) = replies.await {
         warn!(account = name, "replies to the digest: {e:#}");
     }

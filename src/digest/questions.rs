@@ -323,6 +323,7 @@ mod tests {
             subject: Some(subject.into()),
             facts: Facts::default(),
             reasons: vec![],
+            steps: vec![],
             decay: 1.0,
             contributions: rules
                 .iter()

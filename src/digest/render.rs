@@ -906,6 +906,7 @@ mod tests {
             subject: Some(subject.into()),
             facts: Facts::default(),
             reasons: vec![format!("{} because", class.as_str())],
+            steps: vec![],
             decay: 1.0,
             contributions: vec![],
             auto_class: None,
@@ -973,7 +974,7 @@ mod tests {
     fn sent(date: &str, subject: &str) -> LeadTeam {
         LeadTeam {
             owner: None,
-            last_sent: Some(crate::digest::team::Sent {
+            last_sent: Some(crate::team::Sent {
                 date: t(date),
                 subject: subject.into(),
                 from: Some("ann@ourco.example".into()),
@@ -982,7 +983,7 @@ mod tests {
     }
 
     fn owned(team: &mut HashMap<String, LeadTeam>, lead: &str, owner: &str) {
-        team.entry(lead.into()).or_default().owner = Some(crate::digest::team::Owner {
+        team.entry(lead.into()).or_default().owner = Some(crate::team::Owner {
             address: owner.into(),
             how: "test".into(),
         });

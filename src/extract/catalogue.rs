@@ -4,8 +4,8 @@
 
 use regex::Regex;
 
+use super::Business;
 use super::PatternError;
-use crate::config::Business;
 
 #[derive(Debug, Default)]
 pub struct Catalogue {

@@ -4,45 +4,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dimension {
-    Need,
-    Budget,
-    Authority,
-    Timeline,
-    Engagement,
-    Fit,
-    Risk,
-}
-
-impl Dimension {
-    pub const ALL: [Dimension; 7] = [
-        Dimension::Need,
-        Dimension::Budget,
-        Dimension::Authority,
-        Dimension::Timeline,
-        Dimension::Engagement,
-        Dimension::Fit,
-        Dimension::Risk,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dimension::Need => "need",
-            Dimension::Budget => "budget",
-            Dimension::Authority => "authority",
-            Dimension::Timeline => "timeline",
-            Dimension::Engagement => "engagement",
-            Dimension::Fit => "fit",
-            Dimension::Risk => "risk",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Dimension> {
-        Dimension::ALL.into_iter().find(|d| d.as_str() == s)
-    }
-}
+pub use crate::vocab::Dimension;
 
 /// A parsed value. Serialises as the bare object (`{"amount":500,"unit":"pcs"}`), the shape tools
 /// outside the project read.

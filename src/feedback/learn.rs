@@ -15,11 +15,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::settings::FeedbackSettings;
 use super::{Label, Learned, LearnedWeight, set_weight, weight_of};
-use crate::config::FeedbackSettings;
-use crate::config::raw::Weights;
-use crate::extract::Dimension;
 use crate::score::{Class, LeadReport};
+use crate::vocab::{Dimension, Weights};
 
 /// A rule must have fired on this many labelled leads before its weight is learned.
 pub const MIN_FIRINGS: usize = 5;
@@ -461,6 +460,7 @@ mod tests {
             subject: None,
             facts: Facts::default(),
             reasons: vec![],
+            steps: vec![],
             decay: 1.0,
             contributions: rules
                 .iter()

@@ -13,8 +13,8 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::settings::{RefreshFlow, TokenSource};
 use super::{EndpointError, TokenProvider, TokenResponse, post_form, token_request};
-use crate::config::oauth2::{RefreshFlow, TokenSource};
 
 /// How long the browser flow waits for the redirect.
 const BROWSER_WAIT: Duration = Duration::from_secs(600);

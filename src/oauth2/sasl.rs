@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use async_imap::imap_proto::Response;
 
 use super::TokenProvider;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mechanism {

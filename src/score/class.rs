@@ -49,7 +49,7 @@ pub const STRONG_RISK: f64 = 3.0;
 type Step = fn(&Judgement) -> Option<(Class, String)>;
 
 /// The drop steps, in order; the first that settles the class wins.
-const DROP_STEPS: [(&str, Step); 7] = [
+pub const DROP_STEPS: [(&str, Step); 7] = [
     ("risk", risk),
     ("seller", seller),
     ("non_buyer", non_buyer),

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::MessageView;
-use crate::config::Settings;
-use crate::store::Direction;
+use super::{Context, MessageView};
+use crate::vocab::Direction;
 
 /// The lead an address belongs to, or None for our own addresses and non-addresses.
-pub fn lead_key(address: &str, settings: &Settings) -> Option<String> {
-    let me = &settings.me;
+pub fn lead_key<'a>(address: &str, settings: impl Into<Context<'a>>) -> Option<String> {
+    let settings: Context<'_> = settings.into();
+    let me = settings.me;
     let is_free_mail = |d: &str| settings.extractor.is_free_mail(d);
     let address = address.trim().to_lowercase();
     let (local, domain) = address.rsplit_once('@')?;
@@ -130,7 +130,11 @@ pub fn normalise_subject(s: &str) -> String {
 
 /// Lead → indices of its messages (in input order). Flagged mail (auto-replies, bounces, bulk)
 /// never creates a lead; it joins one only through a thread or the same sender.
-pub fn group(messages: &[MessageView], settings: &Settings) -> BTreeMap<String, Vec<usize>> {
+pub fn group<'a>(
+    messages: &[MessageView],
+    settings: impl Into<Context<'a>>,
+) -> BTreeMap<String, Vec<usize>> {
+    let settings: Context<'_> = settings.into();
     let thread = threads(messages);
     let mut leads: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
     let mut thread_leads: HashMap<usize, BTreeSet<String>> = HashMap::new();

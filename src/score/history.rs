@@ -4,8 +4,8 @@
 use chrono::{DateTime, Datelike, Duration, FixedOffset, Utc, Weekday};
 
 use super::{Contribution, MessageView};
-use crate::extract::Dimension;
-use crate::store::Direction;
+use crate::vocab::Dimension;
+use crate::vocab::Direction;
 
 #[derive(Debug, Clone, Default)]
 pub struct History {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::{Class, LeadReport};
-use crate::extract::Dimension;
+use crate::vocab::Dimension;
 
 fn short(s: &str, n: usize) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -238,6 +238,25 @@ pub fn explain_text(r: &LeadReport) -> String {
             "decay: evidence kept at {:.0}% (silence since the last inbound message; risk does not decay)",
             r.decay * 100.0
         );
+    }
+    // The judgement's steps in order: the first that settles the class decides.
+    if !r.steps.is_empty() {
+        let by_hand = if r.manual.is_some() {
+            " (the automatic class; a person set it by hand)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "judgement{by_hand}:");
+        for s in &r.steps {
+            let what = match &s.outcome {
+                super::trace::Outcome::Passed => "passed".to_string(),
+                super::trace::Outcome::NotReached => "not reached".to_string(),
+                super::trace::Outcome::Decided { class, reason } => {
+                    format!("DECIDED {}: {reason}", class.as_str())
+                }
+            };
+            let _ = writeln!(out, "  {:<10} {what}", s.name);
+        }
     }
     let _ = writeln!(out, "why:");
     for reason in &r.reasons {

@@ -26,7 +26,7 @@ pub struct Applied<'a> {
     pub sender: &'a str,
     pub corrections: &'a [NewCorrection],
     /// Owners given by `owner LEAD WHO` lines.
-    pub owners: &'a [crate::digest::team::NewAssignment],
+    pub owners: &'a [crate::team::NewAssignment],
     /// The confirmation's text.
     pub result: &'a str,
     /// The confirmation's Message-ID and exact bytes; None when there is no `[smtp]` to send it.

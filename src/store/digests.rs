@@ -2,12 +2,25 @@
 //! exactly-once rules live in `crate::digest`; this is only the bookkeeping, each step a single
 //! statement so it is atomic on its own.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::digest::Snapshot;
+use crate::vocab::Class;
+
+/// A lead's standing when a digest went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotEntry {
+    pub class: Class,
+    pub score: u8,
+}
+
+/// Lead → standing, stored with each digest: the baseline for "moved since" and the weekly review.
+pub type Snapshot = BTreeMap<String, SnapshotEntry>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DigestStatus {
@@ -302,7 +315,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::SnapshotEntry;
     use crate::score::Class;
 
     fn new(day: &str, forced: bool) -> NewDigest {

@@ -1,6 +1,6 @@
 //! Who owns which lead, as the database knows it: what each lead's messages say (who of us wrote
 //! last, where the buyer's mail arrived, what we sent last) and the owners people set by hand.
-//! The rule that combines them is `digest::team::owner` (pure).
+//! The rule that combines them is `team::owner` (pure).
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use rusqlite::{Transaction, params};
 
 use super::Store;
 use crate::config::{Me, Settings};
-use crate::digest::team::{Activity, Assignment, AssignmentSource, NewAssignment, Owner, Sent};
+use crate::team::{Activity, Assignment, AssignmentSource, NewAssignment, Owner, Sent};
 
 /// Replies to the digest are commands, never part of a lead.
 const NOT_A_COMMAND: &str = "NOT EXISTS (SELECT 1 FROM commands c WHERE c.message = m.id)";
@@ -138,8 +138,7 @@ impl Store {
         let mut out = HashMap::with_capacity(leads.len());
         for lead in leads {
             let act = activity.get(lead.as_str());
-            let owner =
-                crate::digest::team::owner(act, assigned.get(lead.as_str()), &account_owner);
+            let owner = crate::team::owner(act, assigned.get(lead.as_str()), &account_owner);
             out.insert(
                 lead.clone(),
                 LeadTeam {

@@ -1,4 +1,5 @@
-//! Acting on replies to the digest: verify each pending reply, apply its commands as
+//! Acting on replies to the digest (above the store and the digest sender; the reply grammar is
+//! `feedback::reply`): verify each pending reply, apply its commands as
 //! corrections, and answer with a short confirmation mail.
 //!
 //! Exactly once, like the digest: a reply's corrections, its result text and the confirmation's
@@ -13,10 +14,10 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, SinglePart};
 
-use super::reply::{self, Command, Parsed, ReplyHeaders};
-use super::{Correction, NewCorrection, Source};
 use crate::config::Settings;
 use crate::digest::send;
+use crate::feedback::reply::{self, Command, Parsed, ReplyHeaders};
+use crate::feedback::{Correction, NewCorrection, Source};
 use crate::parse::ParsedMessage;
 use crate::score::{self, group};
 use crate::store::Store;
@@ -290,12 +291,12 @@ fn handle(
                 lines.push((*n, cmd.clone(), LineOutcome::Applied { lead }));
             }
             Command::Owner { who, .. } => {
-                match crate::digest::team::resolve_person(who, team.iter().copied()) {
+                match crate::team::resolve_person(who, team.iter().copied()) {
                     Some(owner) => {
-                        owners.push(crate::digest::team::NewAssignment {
+                        owners.push(crate::team::NewAssignment {
                             lead: lead.clone(),
                             owner: owner.clone(),
-                            source: crate::digest::team::AssignmentSource::DigestReply,
+                            source: crate::team::AssignmentSource::DigestReply,
                             message_id: Some(msg.message_id.clone()),
                             person: accepted.sender.clone(),
                             at: now,
@@ -408,7 +409,7 @@ fn explain_after(
                     note: c.note.clone(),
                 }),
         );
-        let fb = super::fold(history);
+        let fb = crate::feedback::fold(history);
         let ms: Vec<&score::MessageView> = members.iter().map(|&i| &views[i]).collect();
         let report = score::score_lead_with(lead, &ms, settings, &fb, inputs.learned.as_ref(), now);
         out.push(Some(score::render::explain_text(&report)));

@@ -38,7 +38,7 @@ const INBOUND_SAMPLE: i64 = 2_000;
 pub struct Term {
     pub term: String,
     pub kind: String,
-    /// Our messages that used it on a price line.
+    /// Our messages (to different addressees) that used it on a price line.
     pub messages: i64,
     /// Inbound messages (of the sample) that use it.
     pub inbound: i64,
@@ -274,7 +274,9 @@ impl Store {
     ) -> anyhow::Result<BTreeMap<String, Decided>> {
         let mut cands: Vec<Decided> = {
             let mut st = self.conn.prepare(
-                "SELECT key, COUNT(DISTINCT message), MIN(message) FROM vocabulary_sources GROUP BY key HAVING COUNT(DISTINCT message) >= 2 ORDER BY key",
+                // Counted per addressee: a PO number repeated in one buyer's thread is no habit.
+                "SELECT v.key, COUNT(DISTINCT m.recipients), MIN(v.message) FROM vocabulary_sources v
+                 JOIN messages m ON m.id = v.message GROUP BY v.key HAVING COUNT(DISTINCT m.recipients) >= 2 ORDER BY v.key",
             )?;
             let rows: Vec<(String, i64, i64)> = st
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -438,9 +440,17 @@ min_order_value_usd = 1000
             .expect("config")
     }
 
+    /// Each quote goes to its own buyer, except ids that name one ("q7+b3" goes to b3).
+    fn to_of(id: &str) -> String {
+        let local = id.split('@').next().unwrap_or(id);
+        let who = local.split('+').nth(1).unwrap_or(local);
+        format!("{who}@buyer.example")
+    }
+
     fn raw(id: &str, from: &str, subject: &str, body: &str) -> String {
         format!(
-            "From: {from}\r\nTo: x@y.example\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\n{}",
+            "From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n\r\n{}",
+            to_of(id),
             body.replace('\n', "\r\n")
         )
     }
@@ -471,7 +481,7 @@ min_order_value_usd = 1000
             "Sales <sales@ours.example>",
             "Re: pumps",
             &format!(
-                "Dear customer,\n\nOur gear pump offer:\nHX-250 gear pump, 2.2 kW: USD 410/set\nSump pump, 0.75 kW: USD 96/pc\nFreight: USD 1,200 in total\n\nBest regards,\nAnna\nHarbour Road {i}"
+                "Dear customer,\n\nOur gear pump offer:\nHX-250 gear pump, 2.2 kW: USD 410/set\nSP-40 sump pump, 0.75 kW: USD 96/pc\nFreight: USD 1,200 in total\n\nBest regards,\nAnna\nHarbour Road {i}"
             ),
         )
     }
@@ -513,12 +523,17 @@ min_order_value_usd = 1000
         store_raw(&mut store, &s, &[quote(1)]);
         let r = store.refresh_vocabulary(&s, Utc::now()).unwrap();
         assert_eq!((r.learned_from, r.terms), (1, 0));
+        // Nor is the same quote again to the same buyer.
+        let again = quote(1).replace("<q1@", "<q9+q1@");
+        store_raw(&mut store, &s, &[again]);
+        let r = store.refresh_vocabulary(&s, Utc::now()).unwrap();
+        assert_eq!((r.learned_from, r.terms), (1, 0));
         store_raw(&mut store, &s, &[quote(2), quote(3)]);
         let r = store.refresh_vocabulary(&s, Utc::now()).unwrap();
         assert_eq!(r.learned_from, 2);
         let terms = store.vocabulary_terms().unwrap();
         assert!(terms.contains(&"HX-250".to_string()), "{terms:?}");
-        assert!(terms.contains(&"Sump pump".to_string()), "{terms:?}");
+        assert!(terms.contains(&"sump pump".to_string()), "{terms:?}");
         assert!(
             !terms
                 .iter()
@@ -527,7 +542,7 @@ min_order_value_usd = 1000
         );
         assert!(fit(&store).contains("product_match"), "{}", fit(&store));
         let v = store.vocabulary(&s).unwrap();
-        assert_eq!(v.quoting_messages, 3);
+        assert_eq!(v.quoting_messages, 4);
         assert!(!v.stale);
         let hx = v.terms.iter().find(|t| t.term == "HX-250").unwrap();
         assert_eq!(hx.messages, 3);
@@ -563,6 +578,6 @@ min_order_value_usd = 1000
         store.refresh_vocabulary(&s, Utc::now()).unwrap();
         let terms = store.vocabulary_terms().unwrap();
         assert!(terms.contains(&"HX-250".to_string()), "{terms:?}");
-        assert!(!terms.contains(&"Sump pump".to_string()), "{terms:?}");
+        assert!(!terms.contains(&"sump pump".to_string()), "{terms:?}");
     }
 }

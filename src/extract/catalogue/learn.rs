@@ -6,11 +6,12 @@
 //! catalogue (the anchor: the vocabulary extends *this* catalogue, so judged with another
 //! business's catalogue the same mailbox teaches nothing), and only on a price line:
 //! - a model code on a line with a price ("HX-250: USD 410/set" → `HX-250`);
-//! - the product name that opens a line with a unit price ("Sump pump, 0.75 kW: USD 96/pc" →
-//!   `sump pump`), unless the configured catalogue already names it.
+//! - the product name written right after such a code ("HX-250 sump pump, 0.75 kW: USD 96/pc"
+//!   → `sump pump`), unless the configured catalogue already names it.
 //!
-//! A greeting or a payment term carries no unit price; a code that is a number with a unit
-//! ("150W", "40HQ") or a currency ("USD120") is a measure, not a model. The store then keeps a
+//! A greeting, a colour or a payment term never follows a model code; a code that is a number
+//! with a unit ("150W", "40HQ"), a currency ("USD120") or a short standard rating ("IP65") is
+//! not a model. The store then keeps a
 //! term only when several of our messages use it and it is markedly more ours than our buyers'
 //! ([`keep`]).
 
@@ -137,22 +138,21 @@ impl<'a> Learner<'a> {
                 continue;
             }
             let example: String = line.chars().take(160).collect();
-            for code in self.model_codes(line) {
+            let unit_price = self.unit_price.is_match(line);
+            for (code, end) in self.model_codes(line) {
+                if let Some(p) = self.product_after(&line[end..]).filter(|_| unit_price) {
+                    out.push(Candidate {
+                        key: key(&p),
+                        term: p,
+                        kind: Kind::Product,
+                        example: example.clone(),
+                    });
+                }
                 out.push(Candidate {
                     key: key(&code),
                     term: code,
                     kind: Kind::Model,
                     example: example.clone(),
-                });
-            }
-            if self.unit_price.is_match(line)
-                && let Some(p) = self.leading_product(line)
-            {
-                out.push(Candidate {
-                    key: key(&p),
-                    term: p,
-                    kind: Kind::Product,
-                    example,
                 });
             }
         }
@@ -175,14 +175,26 @@ impl<'a> Learner<'a> {
             || lex.weekdays.iter().any(|(d, _)| d == w)
     }
 
-    /// Tokens of letters and digits ("HX-250", "TPS150", "IP65"): at least two of each,
-    /// starting with a letter, and not a measure or an amount ("150W", "USD120", "M3").
-    fn model_codes(&self, line: &str) -> Vec<String> {
+    /// Tokens of letters and digits ("HX-250", "TPS150"): at least two of each, starting with
+    /// a letter, not a standard rating ("IP65") and not a measure or an amount ("150W",
+    /// "USD120", "M3").
+    fn model_codes(&self, line: &str) -> Vec<(String, usize)> {
         let mut out = Vec::new();
-        for raw in line.split(|c: char| {
-            c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '：' | '，')
-        }) {
+        let is_sep =
+            |c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '：' | '，');
+        let mut rest = line;
+        let mut off = 0;
+        while !rest.is_empty() {
+            let n = rest.find(is_sep).unwrap_or(rest.len());
+            let raw = &rest[..n];
+            let next = rest[n..].chars().next().map_or(0, char::len_utf8);
+            let raw_end = off + n;
+            rest = &rest[n + next..];
+            off = raw_end + next;
             let t = raw.trim_matches(|c: char| !c.is_alphanumeric());
+            if !t.is_ascii() {
+                continue;
+            }
             let letters: String = t.chars().filter(|c| c.is_alphabetic()).collect();
             let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
             let n = t.chars().count();
@@ -195,30 +207,42 @@ impl<'a> Learner<'a> {
             {
                 continue;
             }
+            // Short codes are standard ratings and sizes every trade writes (IP65, E27, DN50),
+            // not our models: five letters and digits at least, or a hyphen inside ("HX-25").
+            let alnum = t.chars().filter(|c| c.is_alphanumeric()).count();
+            if alnum < 5 && !t.contains('-') {
+                continue;
+            }
             // The letters alone are a unit or a currency: an amount or a measure.
             let lower = letters.to_lowercase();
             if self.is_word_table_entry(&lower) || lower.chars().all(|c| c == 'x') {
                 continue;
             }
-            out.push(t.to_string());
+            out.push((t.to_string(), raw_end));
         }
         out
     }
 
-    /// The words a unit-price line opens with, before the first number or punctuation:
-    /// one to four words of three letters or more (two for CJK), none from the word tables,
-    /// and not already a configured product.
-    fn leading_product(&self, line: &str) -> Option<String> {
-        let l = line.trim_start_matches(|c: char| {
-            c.is_ascii_digit() || matches!(c, '-' | '*' | '•' | '·' | '.' | ')' | ' ' | '\t')
-        });
+    /// The product name right after one of our model codes ("HX-250 sump pump, 0.75 kW" →
+    /// "sump pump"): one to four words of letters, up to a number, a punctuation mark or a word
+    /// of the word tables ("with", "pcs"); none when the configured catalogue already names it.
+    /// Colours, greetings and payment terms do not follow a model code.
+    fn product_after(&self, rest: &str) -> Option<String> {
+        let l = rest.trim_start_matches([' ', '-', '–', '\t']);
         let mut words: Vec<&str> = Vec::new();
         let mut end = 0;
-        for (i, w) in l.split_inclusive([' ', '-']).enumerate() {
-            let word = w.trim_end_matches([' ', '-']);
-            // A comma or colon ends the name ("Sump pump, 0.75 kW: …").
-            let bare = word.trim_end_matches([',', ':', ';', '：', '，', '、']);
-            if bare.is_empty() || !bare.chars().all(char::is_alphabetic) || i >= 5 {
+        for w in l.split_inclusive(' ') {
+            let word = w.trim_end_matches(' ');
+            let bare = word.trim_end_matches([',', ':', ';', '：', '，', '、', '.']);
+            // Letters, or letters joined by hyphens ("high-bay"); "SP-40" is a code.
+            let lettered = bare
+                .split('-')
+                .all(|p| !p.is_empty() && p.chars().all(char::is_alphabetic));
+            if bare.is_empty()
+                || !lettered
+                || words.len() == 4
+                || self.is_word_table_entry(&bare.to_lowercase())
+            {
                 break;
             }
             words.push(bare);
@@ -228,19 +252,14 @@ impl<'a> Learner<'a> {
             }
             end += w.len();
         }
-        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
-        let n = lower.len();
-        if n == 0
-            || n > 4
-            || lower.iter().any(|w| self.is_word_table_entry(w))
-            || lower.iter().any(|w| {
-                let cjk = w.chars().any(|c| c as u32 >= 0x2e80);
-                w.chars().count() < if cjk { 2 } else { 3 }
-            })
-        {
+        let short = |w: &&str| {
+            let cjk = w.chars().any(|c| c as u32 >= 0x2e80);
+            w.chars().count() < if cjk { 2 } else { 3 }
+        };
+        if words.is_empty() || words.iter().any(short) {
             return None;
         }
-        let phrase = l[..end].trim_end_matches([' ', '-']).to_string();
+        let phrase = l[..end].trim_end().to_string();
         // Already ours: nothing to learn.
         if self.ex.catalogue.find_configured(&phrase).is_some() {
             return None;
@@ -278,13 +297,13 @@ mod tests {
         let ex = extractor();
         let l = Learner::new(&ex);
         let m = msg(
-            "Dear Mr. Rossi,\n\nThank you for your inquiry. Our gear pump offer:\n\nHX-250 gear pump, 2.2 kW: USD 410/set FOB\nSump pump SP40, 0.75 kW: USD 96 per piece\nFreight: USD 1,200 in total\nPayment: 30% deposit\n\nBest regards,\nAnna Li\nSales Manager\nRoom 1502, Harbour Road 88, Ningbo\nTel: +86 574 0000 0000\n\n-----Original Message-----\nFrom: buyer@client.example\nWe need 40 office chairs CH-9000 at USD 50/pc",
+            "Dear Mr. Rossi,\n\nThank you for your inquiry. Our gear pump offer:\n\nHX-250 gear pump, 2.2 kW: USD 410/set FOB\nSP-40 sump pump, 0.75 kW: USD 96 per piece\nBlack SP-40: USD 90 per piece\nFreight: USD 1,200 in total\nPayment: 30% deposit\n\nBest regards,\nAnna Li\nSales Manager\nRoom 1502, Harbour Road 88, Ningbo\nTel: +86 574 0000 0000\n\n-----Original Message-----\nFrom: buyer@client.example\nWe need 40 office chairs CH-9000 at USD 50/pc",
         );
         let c = l.candidates(&m).expect("anchored: names a gear pump");
         let terms: Vec<(&str, Kind)> = c.iter().map(|c| (c.term.as_str(), c.kind)).collect();
         assert!(terms.contains(&("HX-250", Kind::Model)), "{terms:?}");
-        assert!(terms.contains(&("SP40", Kind::Model)), "{terms:?}");
-        assert!(terms.contains(&("Sump pump", Kind::Product)), "{terms:?}");
+        assert!(terms.contains(&("SP-40", Kind::Model)), "{terms:?}");
+        assert!(terms.contains(&("sump pump", Kind::Product)), "{terms:?}");
         // Not the measures, the trade words, the greeting, the signature or the quoted buyer.
         for bad in [
             "2.2", "kW", "Freight", "Payment", "Dear", "Harbour", "CH-9000", "office",
@@ -311,8 +330,15 @@ mod tests {
     fn measures_and_amounts_are_not_models() {
         let ex = extractor();
         let l = Learner::new(&ex);
-        let codes = l.model_codes("gear pump 150W 40HQ USD120 M3 21x21 IP65 KP-12/B");
-        assert_eq!(codes, vec!["IP65".to_string(), "KP-12/B".to_string()]);
+        let line = "gear pump 150W 40HQ USD120 M3 21x21 IP65 E27 KP-12/B TPS150, 门幅150cm";
+        let codes = l.model_codes(line);
+        let names: Vec<&str> = codes.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(names, ["KP-12/B", "TPS150"]);
+        // Where each ends, for the product name after it.
+        assert_eq!(
+            &line[..codes[1].1],
+            "gear pump 150W 40HQ USD120 M3 21x21 IP65 E27 KP-12/B TPS150"
+        );
     }
 
     #[test]

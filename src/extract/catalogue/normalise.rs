@@ -428,6 +428,16 @@ impl Word {
             .any(|(l, s)| langs.contains(l) && s.chars().count() >= 3 && stem(*l, w) == *s)
     }
 
+    /// `w` is this word closed up differently, with a plural s at most: no stemming, since a
+    /// closed-up phrase is no word of any language ("panel LED" → "panelled" would stem to
+    /// "panel").
+    fn closed_up_eq(&self, w: &str) -> bool {
+        w == self.norm
+            || (self.script == Script::Latin
+                && (w.strip_suffix('s') == Some(&self.norm)
+                    || w.strip_suffix("es") == Some(&self.norm)))
+    }
+
     /// `w` is a compound whose head is this word ("köpergewebe" → "gewebe"): at least three
     /// letters of modifier in front.
     fn head_of(&self, w: &str, langs: &[Lang]) -> bool {
@@ -563,7 +573,7 @@ impl Matcher {
                             .iter()
                             .filter(|(j, _)| j + 1 - i != p.words.len())
                             .filter(|_| p.joined.norm.chars().count() >= 3)
-                            .find(|(_, w)| p.joined.eq(w, &langs))
+                            .find(|(_, w)| p.joined.closed_up_eq(w))
                             .map(|(j, _)| *j)
                     });
                     if let Some(e) = end {
@@ -767,6 +777,8 @@ mod tests {
             find(&["gear pump"], "gear-pumps, 2 sets"),
             Some("gear-pumps")
         );
+        // A closed-up phrase is not stemmed: "panel LED" is not "panel".
+        assert_eq!(find(&["panel LED"], "mono solar panel 550W"), None);
         // Not across punctuation.
         assert_eq!(find(&["gear pump"], "gear, pump"), None);
     }

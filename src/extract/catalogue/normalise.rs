@@ -231,14 +231,11 @@ enum Script {
 }
 
 fn script(word: &str) -> Script {
-    for c in word.chars().filter(|c| c.is_alphabetic()) {
-        return match c as u32 {
-            0x0400..=0x052f => Script::Cyrillic,
-            0x0600..=0x06ff | 0x0750..=0x077f => Script::Arabic,
-            _ => Script::Latin,
-        };
+    match word.chars().find(|c| c.is_alphabetic()).map(|c| c as u32) {
+        Some(0x0400..=0x052f) => Script::Cyrillic,
+        Some(0x0600..=0x06ff | 0x0750..=0x077f) => Script::Arabic,
+        _ => Script::Latin,
     }
-    Script::Latin
 }
 
 /// Folded form of one word or CJK run: NFKC, lower case, Arabic marks and tatweel dropped,

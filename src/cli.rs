@@ -734,7 +734,7 @@ fn print_vocabulary(
     for t in &v.terms {
         writeln!(
             out,
-            "{}  ({}; in {} of our messages, {} inbound)\n    e.g. \"{}\"",
+            "{}  ({}; quoted to {} buyer(s), in {} inbound message(s))\n    e.g. \"{}\"",
             t.term, t.kind, t.messages, t.inbound, t.example
         )?;
     }

@@ -77,6 +77,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The business vocabulary learned from our own outbound mail (model codes and product
+    /// names on the price lines of our quotes), with where each term was learned
+    Vocabulary {
+        #[arg(long)]
+        json: bool,
+    },
     /// Recompute every lead's scores (e.g. after the patterns changed)
     Rescore {
         /// Also re-run extraction on every stored message with the current patterns
@@ -428,7 +434,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Extract { file, json } => {
-            let s = load(&cli)?;
+            let mut s = load(&cli)?;
+            // With the vocabulary learned from our own mail, when there is a store.
+            if s.storage_path.exists() {
+                let store = open_store(&s)?;
+                s.extractor = std::sync::Arc::new(store.vocabulary_extractor(&s)?);
+            }
             let raw = match file {
                 Some(f) => {
                     std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?
@@ -515,6 +526,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )?,
                 }
             }
+        }
+        Command::Vocabulary { json } => {
+            let s = load(&cli)?;
+            let store = open_store(&s)?;
+            print_vocabulary(&store.vocabulary(&s)?, *json, &mut out)?;
         }
         Command::Rescore { extract } => {
             let s = load(&cli)?;
@@ -692,6 +708,37 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_vocabulary(
+    v: &crate::store::vocabulary::Summary,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "learned from {} message(s) of ours that name a product of the catalogue; {} term(s)",
+        v.quoting_messages,
+        v.terms.len()
+    )?;
+    if v.stale {
+        writeln!(
+            out,
+            "note: learned with another [business] block; the next sync or import learns again"
+        )?;
+    }
+    for t in &v.terms {
+        writeln!(
+            out,
+            "{}  ({}; quoted to {} buyer(s), in {} inbound message(s))\n    e.g. \"{}\"",
+            t.term, t.kind, t.messages, t.inbound, t.example
+        )?;
+    }
+    Ok(())
 }
 
 fn print_leads(

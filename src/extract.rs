@@ -49,7 +49,8 @@ const MAX_EVIDENCE_CHARS: usize = 90;
 /// Compiled rules plus the catalogue matcher, built once at start.
 #[derive(Debug)]
 pub struct Extractor {
-    rules: RuleSet,
+    /// Shared with the copies that carry a learned vocabulary ([`Extractor::with_learned`]).
+    rules: std::sync::Arc<RuleSet>,
     catalogue: catalogue::Catalogue,
     min_order_value_usd: f64,
 }
@@ -137,10 +138,24 @@ impl Extractor {
         );
         let rules = rules::load(user_dir, &vars)?;
         Ok(Extractor {
-            rules,
+            rules: std::sync::Arc::new(rules),
             catalogue,
             min_order_value_usd: business.min_order_value_usd,
         })
+    }
+
+    /// The same rules with the catalogue extended by the vocabulary learned from our own
+    /// outbound mail (loaded by the store; see `catalogue::learn`).
+    pub fn with_learned(&self, terms: &[String]) -> Extractor {
+        Extractor {
+            rules: std::sync::Arc::clone(&self.rules),
+            catalogue: self.catalogue.with_learned(terms),
+            min_order_value_usd: self.min_order_value_usd,
+        }
+    }
+
+    pub fn catalogue(&self) -> &catalogue::Catalogue {
+        &self.catalogue
     }
 
     /// The rule set, for `patterns check` and tests.

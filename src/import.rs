@@ -133,6 +133,10 @@ pub fn import(
         }
     }
     flush(store, &mut batch, &mut report, now)?;
+    // Our own quotes among the imported mail teach the vocabulary; not fatal to the import.
+    if let Err(e) = store.refresh_vocabulary(settings, now) {
+        tracing::warn!("vocabulary refresh failed: {e:#}");
+    }
     Ok(report)
 }
 

@@ -10,6 +10,7 @@ pub mod keywords;
 pub mod leads;
 pub mod migrations;
 pub mod owners;
+pub mod vocabulary;
 
 use std::path::Path;
 

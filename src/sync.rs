@@ -189,6 +189,10 @@ async fn sync_account(
     if let Some(s) = session.as_mut().filter(|s| !s.is_broken()) {
         read_training_folders(settings, account, s, store, &mut errors).await;
     }
+    // Our own quotes in Sent teach the vocabulary, before scoring sees the extractions.
+    if let Err(e) = store.refresh_vocabulary(settings, now) {
+        warn!(account = %account.name, "vocabulary refresh failed: {e:#}");
+    }
     // What was committed gets scored, even when a folder failed; then the keywords.
     if let Err(e) = store.refresh_leads(settings, now) {
         warn!(account = %account.name, "scoring failed: {e:#}");

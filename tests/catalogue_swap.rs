@@ -1,6 +1,11 @@
 //! The honest test of catalogue fit: the demo mailbox (a pump maker's buyers) judged with another
 //! business's catalogue must turn its buyers into "not in our catalogue" drops; judged with its
 //! own catalogue, they stay what the answer key says.
+//!
+//! The vocabulary learned from the mailbox's own outbound mail goes with the catalogue it was
+//! learned for: a term is learned only from our messages that name a configured product, so with
+//! the furniture catalogue the pump maker's quotes teach nothing (asserted below), and the swap
+//! judges the buyers by the swapped catalogue alone — as a furniture maker's own mailbox would.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -15,8 +20,8 @@ fn config(dir: &std::path::Path, business: &str) -> std::path::PathBuf {
     path
 }
 
-/// (lead → (class, first reason)) after importing the demo mailbox.
-fn judge(business: &str) -> BTreeMap<String, (String, String)> {
+/// (lead → (class, first reason)) after importing the demo mailbox, and `vocabulary --json`.
+fn judge(business: &str) -> (BTreeMap<String, (String, String)>, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let conf = config(dir.path(), business);
     let mbox = dir.path().join("demo.mbox");
@@ -46,7 +51,19 @@ fn judge(business: &str) -> BTreeMap<String, (String, String)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let leads: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    leads
+    let vocab = Command::new(bin)
+        .arg("--config")
+        .arg(&conf)
+        .args(["vocabulary", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        vocab.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vocab.stderr)
+    );
+    let vocab: serde_json::Value = serde_json::from_slice(&vocab.stdout).unwrap();
+    let leads = leads
         .iter()
         .map(|l| {
             let reason = l["reasons"][0].as_str().unwrap_or("").to_string();
@@ -55,7 +72,8 @@ fn judge(business: &str) -> BTreeMap<String, (String, String)> {
                 (l["class"].as_str().unwrap_or("").to_string(), reason),
             )
         })
-        .collect()
+        .collect();
+    (leads, vocab)
 }
 
 /// The demo's own catalogue, as its config states it.
@@ -75,8 +93,20 @@ min_order_value_usd = 3000
 
 #[test]
 fn buyers_of_our_goods_become_not_ours_under_another_catalogue() {
-    let own = judge(&own_business());
-    let swapped = judge(FURNITURE);
+    let (own, own_vocab) = judge(&own_business());
+    let (swapped, swapped_vocab) = judge(FURNITURE);
+    // Our quotes name our pumps: they count as quoting messages for our catalogue, and for a
+    // furniture catalogue none does, so nothing is learned for it.
+    assert!(
+        own_vocab["quoting_messages"].as_i64().unwrap_or(0) > 0,
+        "{own_vocab:#}"
+    );
+    assert_eq!(swapped_vocab["quoting_messages"], 0, "{swapped_vocab:#}");
+    assert_eq!(
+        swapped_vocab["terms"],
+        serde_json::json!([]),
+        "{swapped_vocab:#}"
+    );
     let hot: Vec<&String> = own
         .iter()
         .filter(|(_, (c, _))| c == "hot")

@@ -2,12 +2,22 @@
 //! spelling variants buyers use (case, plurals and short inflections, hyphen/space variants), and
 //! the neighbouring goods a business rules out (`[business] not_ours`).
 
+pub mod learn;
+pub mod normalise;
+
 use regex::Regex;
 
 use super::Business;
 use super::PatternError;
+use normalise::{Folded, Matcher};
 
-#[derive(Debug, Default)]
+/// The catalogue matcher. Each phrase matches in two ways: literally (case-insensitive, with a
+/// short inflection on the last word — the historical matcher, kept so nothing it found is lost)
+/// and folded ([`normalise`]: NFKC, simplified Chinese, stems, hyphen/space/closed-up variants,
+/// German compound heads). The vocabulary learned from our own quotes ([`learn`]) is matched
+/// folded too, but never as a compound head and never for the rules' `{product}` var; a
+/// configured `not_ours` phrase still beats it.
+#[derive(Debug, Default, Clone)]
 pub struct Catalogue {
     /// Products and related vocabulary.
     ours: Option<Regex>,
@@ -17,6 +27,33 @@ pub struct Catalogue {
     /// Head nouns of our multi-word phrases ("pump" of "water pump"), singular, lower-cased: a
     /// buyer's "pumps" is our kind of goods even when he names no exact catalogue phrase.
     heads: std::collections::BTreeSet<String>,
+    ours_folded: Matcher,
+    not_ours_folded: Matcher,
+    learned: Matcher,
+    learned_terms: Vec<String>,
+}
+
+/// The earlier of two spans (the longer one when they start together).
+fn earliest(a: Option<(usize, usize)>, b: Option<(usize, usize)>) -> Option<(usize, usize)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(
+            if (y.0, std::cmp::Reverse(y.1)) < (x.0, std::cmp::Reverse(x.1)) {
+                y
+            } else {
+                x
+            },
+        ),
+        (x, y) => x.or(y),
+    }
+}
+
+fn trimmed_span(text: &str, s: usize, e: usize) -> (usize, String) {
+    let m = &text[s..e];
+    let lead = m.len() - m.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
+    (
+        s + lead,
+        m.trim_matches(|c: char| !c.is_alphanumeric()).to_string(),
+    )
 }
 
 impl Catalogue {
@@ -43,22 +80,49 @@ impl Catalogue {
             ours: build(&words, "products")?,
             not_ours: build(&business.not_ours, "not_ours")?,
             var: catalogue_pattern(&business.products).map(|c| c.1),
+            ours_folded: Matcher::new(&words, true),
+            not_ours_folded: Matcher::new(&business.not_ours, true),
+            learned: Matcher::default(),
+            learned_terms: Vec::new(),
         })
+    }
+
+    /// This catalogue plus the vocabulary learned from our own outbound mail.
+    pub fn with_learned(&self, terms: &[String]) -> Catalogue {
+        let mut c = self.clone();
+        c.learned_terms = terms.to_vec();
+        c.learned = Matcher::new(terms, false);
+        c
+    }
+
+    pub fn learned_terms(&self) -> &[String] {
+        &self.learned_terms
     }
 
     pub fn is_empty(&self) -> bool {
         self.ours.is_none()
     }
 
-    /// The first catalogue phrase in `text`: (byte start of the phrase, the words matched).
+    /// The first catalogue phrase in `text` (learned vocabulary included): (byte start of the
+    /// phrase, the words matched as written).
     pub fn find(&self, text: &str) -> Option<(usize, String)> {
-        let m = self.ours.as_ref()?.find(text)?;
-        let s = m.as_str();
-        let lead = s.len() - s.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
-        Some((
-            m.start() + lead,
-            s.trim_matches(|c: char| !c.is_alphanumeric()).to_string(),
-        ))
+        self.find_in(text, true)
+    }
+
+    /// The first phrase of the configured catalogue only (no learned vocabulary).
+    pub fn find_configured(&self, text: &str) -> Option<(usize, String)> {
+        self.find_in(text, false)
+    }
+
+    fn find_in(&self, text: &str, learned: bool) -> Option<(usize, String)> {
+        let literal = self.ours.as_ref()?.find(text).map(|m| (m.start(), m.end()));
+        let folded = Folded::new(text);
+        let mut best = earliest(literal, self.ours_folded.find(&folded));
+        if learned {
+            best = earliest(best, self.learned.find(&folded));
+        }
+        let (s, e) = best?;
+        Some(trimmed_span(text, s, e)).filter(|(_, m)| !m.is_empty())
     }
 
     /// The head noun of ours that ends `head` ("stainless pumps" → "pump"), if any.
@@ -72,12 +136,14 @@ impl Catalogue {
 
     /// A `not_ours` phrase in `text`.
     pub fn not_ours_in(&self, text: &str) -> Option<String> {
-        let m = self.not_ours.as_ref()?.find(text)?;
-        Some(
-            m.as_str()
-                .trim_matches(|c: char| !c.is_alphanumeric())
-                .to_string(),
-        )
+        let literal = self
+            .not_ours
+            .as_ref()?
+            .find(text)
+            .map(|m| (m.start(), m.end()));
+        let folded = self.not_ours_folded.find(&Folded::new(text));
+        let (s, e) = earliest(literal, folded)?;
+        Some(trimmed_span(text, s, e).1).filter(|m| !m.is_empty())
     }
 }
 

@@ -550,6 +550,8 @@ fn set_watermark(tx: &Transaction<'_>, id: i64) -> anyhow::Result<()> {
 impl Store {
     /// Runs extraction again on every stored inbound message (after the patterns changed).
     pub fn reextract_all(&mut self, settings: &Settings) -> anyhow::Result<usize> {
+        // With the vocabulary learned from our own mail, as a vocabulary refresh would.
+        let extractor = self.vocabulary_extractor(settings)?;
         let tx = self.conn.transaction()?;
         let mut n = 0;
         {
@@ -561,7 +563,7 @@ impl Store {
                 let (id, parsed) = row?;
                 match serde_json::from_str::<crate::parse::ParsedMessage>(&parsed) {
                     Ok(p) => {
-                        let ex = settings.extractor.extract(&p);
+                        let ex = extractor.extract(&p);
                         write.execute(params![id, serde_json::to_string(&ex)?])?;
                         n += 1;
                     }

@@ -205,6 +205,29 @@ CREATE TABLE owner_assignments (
 ) STRICT;
 CREATE INDEX owner_assignments_lead ON owner_assignments (lead, id);
 "#,
+    // 8: the business vocabulary learned from our own outbound mail. `vocabulary_sources`: which
+    // of our messages taught which term (one row per term and message, with the line it came
+    // from); `vocabulary`: the terms in force, recomputed from the sources after each batch.
+    r#"
+CREATE TABLE vocabulary_sources (
+    key     TEXT NOT NULL,
+    message INTEGER NOT NULL REFERENCES messages (id),
+    term    TEXT NOT NULL,
+    kind    TEXT NOT NULL CHECK (kind IN ('model', 'product')),
+    example TEXT NOT NULL,
+    PRIMARY KEY (key, message)
+) STRICT;
+
+CREATE TABLE vocabulary (
+    key        TEXT PRIMARY KEY,
+    term       TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('model', 'product')),
+    messages   INTEGER NOT NULL,
+    inbound    INTEGER NOT NULL,
+    example    TEXT NOT NULL,
+    learned_at TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// Runs every migration the database has not seen, each in its own transaction.

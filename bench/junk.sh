@@ -7,18 +7,27 @@
 # A sender is a From address. A sender whose mail made no lead at all (bulk, auto-reply and bounce
 # mail never creates one) counts as drop: nobody sees it in the digest.
 #
-# Usage: bench/junk.sh [--list N]   (N: also print up to N non-drop spam senders with the reason)
+# Usage: bench/junk.sh [--list N] [--keep]
+#   --list N: also print up to N non-drop spam senders (hot first) with the reason
+#   --keep:   keep the work dir (mail, config, database, leads.json) and print its path
 # Env: LEADSIFT_BIN (default target/release/leadsift, built if missing), LEADSIFT_CORPUS_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIST=0
-if [ "${1:-}" = "--list" ]; then LIST="${2:-20}"; fi
+KEEP=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --list) LIST="${2:?--list N}"; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        *) echo "usage: bench/junk.sh [--list N] [--keep]" >&2; exit 2 ;;
+    esac
+done
 export LEADSIFT_CORPUS_DIR="${LEADSIFT_CORPUS_DIR:-$PWD/target/corpus/spamassassin}"
 [ -f "$LEADSIFT_CORPUS_DIR/.complete" ] || bash tests/fetch-corpus.sh "$LEADSIFT_CORPUS_DIR"
 BIN="${LEADSIFT_BIN:-$PWD/target/release/leadsift}"
 [ -x "$BIN" ] || cargo build --release --quiet
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+if [ "$KEEP" = 1 ]; then echo "work dir: $work"; else trap 'rm -rf "$work"' EXIT; fi
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 python3 - "$LEADSIFT_CORPUS_DIR" "$work" "$now" <<'PY'
@@ -109,7 +118,7 @@ ok = counts["drop"] / n >= 0.95 and counts["hot"] == 0 and not ham_hot
 print(f"goal (>= 95% of spam senders drop, none hot, no ham sender hot): {'met' if ok else 'not met'}")
 if listn:
     shown = 0
-    for s in spam:
+    for s in sorted(spam, key=lambda s: class_of(s)[0]):
         c, l = class_of(s)
         if c == "drop" or shown >= listn:
             continue

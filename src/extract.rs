@@ -205,8 +205,11 @@ impl Extractor {
     pub fn extract(&self, msg: &ParsedMessage) -> Extraction {
         let flags = self.flags(msg);
         if !flags.is_empty() {
+            // Flagged mail is not read as an inquiry; a bulk header stays on record as the
+            // evidence that the sender mails a list (scoring reads it when he writes again).
             return Extraction {
                 flags,
+                signals: bulk_header(&msg.headers).into_iter().collect(),
                 ..Extraction::default()
             };
         }
@@ -336,6 +339,7 @@ impl Extractor {
 
         self.catalogue_signals(subject, body, &items, &mut signals);
         self.header_signals(msg, &mut signals);
+        bulk_signals(&msg.shape, &mut signals);
         // A generic "send your price list" counts against a lead only when nothing specific
         // came with it.
         let specific = signals.iter().any(|s| {
@@ -599,6 +603,70 @@ impl Extractor {
     }
 }
 
+/// The bulk-mail header a message carries (List-Unsubscribe, List-Id, Precedence: bulk/list/junk),
+/// as a `bulk` signal that names it.
+fn bulk_header(h: &crate::parse::Headers) -> Option<Signal> {
+    let evidence = if h.list_unsubscribe {
+        "List-Unsubscribe header".to_string()
+    } else if let Some(id) = &h.list_id {
+        format!("List-Id: {}", evidence(id))
+    } else {
+        let p = h.precedence.as_deref().map(str::trim)?;
+        if !matches!(p, "bulk" | "list" | "junk") {
+            return None;
+        }
+        format!("Precedence: {p}")
+    };
+    Some(Signal {
+        dimension: Dimension::Risk,
+        kind: "bulk".into(),
+        weight: 2.0,
+        evidence,
+        value: None,
+        rule: "header.bulk".into(),
+    })
+}
+
+/// A person's inquiry carries a signature link or two; this many distinct links is a mailing.
+const BULK_LINKS: u16 = 6;
+/// A logo or two in a signature is normal; this many images is a designed mailing.
+const BULK_IMAGES: u16 = 4;
+/// An HTML-only message with this many links (or [`BULK_HTML_IMAGES`] images) is a designed
+/// mailing too: mail programs send a plain-text part beside the HTML of what a person types.
+const BULK_HTML_LINKS: u16 = 3;
+const BULK_HTML_IMAGES: u16 = 2;
+
+/// Bulk structure from the body's make-up (see [`crate::parse::Shape`]): many links, many
+/// images, HTML-only marketing. Signals of kind `bulk`; scoring judges them as a step (bulk mail
+/// that names nothing we sell is dropped), not as risk points.
+fn bulk_signals(shape: &crate::parse::Shape, signals: &mut Vec<Signal>) {
+    let evidence = if shape.links >= BULK_LINKS {
+        format!("{} links", shape.links)
+    } else if shape.images >= BULK_IMAGES {
+        format!("{} images", shape.images)
+    } else if shape.html_only
+        && (shape.links >= BULK_HTML_LINKS || shape.images >= BULK_HTML_IMAGES)
+    {
+        format!(
+            "HTML-only, {} link{} and {} image{}",
+            shape.links,
+            if shape.links == 1 { "" } else { "s" },
+            shape.images,
+            if shape.images == 1 { "" } else { "s" }
+        )
+    } else {
+        return;
+    };
+    signals.push(Signal {
+        dimension: Dimension::Risk,
+        kind: "bulk".into(),
+        weight: 2.0,
+        evidence,
+        value: None,
+        rule: "shape.bulk".into(),
+    });
+}
+
 /// The colour count, when a quantity in these signals is stated per colour.
 pub fn per_colour(signals: &[Signal]) -> Option<f64> {
     signals.iter().find(|s| s.kind == "per_colour")?;
@@ -611,6 +679,33 @@ pub fn per_colour(signals: &[Signal]) -> Option<f64> {
         })
         .reduce(f64::max)
         .filter(|c| *c > 1.0 && *c <= 30.0)
+}
+
+/// Whether `domain` is a consumer mail provider of the `freemail` list: the domain or any parent
+/// (`mail.yahoo.co.uk` → `yahoo.co.uk` → `co.uk` …) is listed, or a `brand.*` entry names its
+/// registrable domain under any public suffix (`yahoo.*` covers yahoo.ca, yahoo.com.ar,
+/// mail.yahoo.co.jp).
+fn is_free_mail_in(free: &std::collections::HashSet<String>, domain: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let mut d = domain.as_str();
+    loop {
+        if free.contains(d) {
+            return true;
+        }
+        match d.split_once('.') {
+            Some((_, parent)) if !parent.is_empty() => d = parent,
+            _ => break,
+        }
+    }
+    let (Some(registrable), Some(suffix)) = (psl::domain_str(&domain), psl::suffix_str(&domain))
+    else {
+        return false;
+    };
+    let brand = registrable
+        .strip_suffix(suffix)
+        .and_then(|b| b.strip_suffix('.'))
+        .unwrap_or("");
+    !brand.is_empty() && free.contains(&format!("{brand}.*"))
 }
 
 /// The last two labels of a domain (three for `co.uk`-style suffixes): enough to tell
@@ -805,19 +900,7 @@ impl Extractor {
     /// A consumer mail provider from the patterns' `freemail` list (subdomains included); scoring
     /// makes each such sender a lead of its own.
     pub fn is_free_mail(&self, domain: &str) -> bool {
-        let domain = domain.to_ascii_lowercase();
-        let free = &self.rules.lexicon.freemail;
-        // The domain itself, then each parent (`mail.yahoo.co.uk` → `yahoo.co.uk` → `co.uk` …).
-        let mut d = domain.as_str();
-        loop {
-            if free.contains(d) {
-                return true;
-            }
-            match d.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => d = parent,
-                _ => return false,
-            }
-        }
+        is_free_mail_in(&self.rules.lexicon.freemail, domain)
     }
 
     pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {

@@ -74,6 +74,34 @@ pub struct ParsedMessage {
     pub headers: Headers,
     /// The raw message was cut (size limit) before parsing.
     pub truncated: bool,
+    /// How the body is made: evidence of bulk mail. Absent in messages stored before it existed.
+    #[serde(default, skip_serializing_if = "Shape::is_plain")]
+    pub shape: Shape,
+}
+
+/// The make-up of a body that its text alone does not show: marketing mail is HTML-only, with
+/// many links and images; a person's inquiry has a signature link or two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// HTML body and no plain-text alternative.
+    #[serde(default)]
+    pub html_only: bool,
+    /// Distinct web links (HTML `href`s and URLs in plain text; `mailto:` and anchors do not
+    /// count), counted up to [`MAX_SHAPE_COUNT`].
+    #[serde(default)]
+    pub links: u16,
+    /// `<img>` tags in the HTML, counted up to [`MAX_SHAPE_COUNT`].
+    #[serde(default)]
+    pub images: u16,
+}
+
+/// Counting links and images stops here: past it, the number tells nothing more.
+pub const MAX_SHAPE_COUNT: u16 = 200;
+
+impl Shape {
+    fn is_plain(&self) -> bool {
+        *self == Shape::default()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -153,13 +181,15 @@ pub fn parse(
     let cc = msg.cc().map(all_mailboxes).unwrap_or_default();
 
     let mut text = String::new();
+    let mut shape = ShapeCounter::default();
     for i in 0..msg.text_body_count().min(MAX_PARTS) {
         // HTML bodies go through our own pass first, so table cells and blocks stay apart.
         let part_text = match msg.text_part(i as u32) {
             Some(part) if part.is_text_html() => {
+                shape.html_text = true;
                 part.text_contents().map(|h| html_to_text(h).into())
             }
-            _ => msg.body_text(i),
+            _ => msg.body_text(i).inspect(|t| shape.plain(t)),
         };
         if let Some(t) = part_text {
             if !text.is_empty() {
@@ -174,7 +204,13 @@ pub fn parse(
     if text.trim().is_empty() {
         // HTML-only mail where the text bodies gave nothing, e.g. an HTML part marked as attachment.
         if let Some(h) = msg.body_html(0) {
+            shape.html_text = true;
             text = html_to_text(&h);
+        }
+    }
+    for i in 0..msg.html_body_count().min(MAX_PARTS) {
+        if let Some(h) = msg.html_part(i as u32).filter(|p| p.is_text_html()) {
+            shape.html(h.text_contents().unwrap_or_default());
         }
     }
     let text = bound(normalise_newlines(&text), MAX_TEXT_BYTES);
@@ -219,7 +255,81 @@ pub fn parse(
         attachments,
         headers,
         truncated,
+        shape: shape.finish(),
     })
+}
+
+/// Counts what [`Shape`] reports while the text parts go by.
+#[derive(Default)]
+struct ShapeCounter {
+    /// Some of the text came from HTML.
+    html_text: bool,
+    /// Some of the text came from a non-empty plain-text part.
+    plain: bool,
+    links: std::collections::HashSet<String>,
+    images: u16,
+}
+
+impl ShapeCounter {
+    fn html(&mut self, h: &str) {
+        static HREF: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?i)<a\s[^>]*?href\s*=\s*["']?\s*([^"'\s>]+)"#)
+                .unwrap_or_else(|_| unreachable!("constant regex"))
+        });
+        static IMG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?i)<img\b").unwrap_or_else(|_| unreachable!("constant regex"))
+        });
+        let h = &h[..floor_boundary(h, MAX_TEXT_BYTES * 4)];
+        for c in HREF.captures_iter(h).take(usize::from(MAX_SHAPE_COUNT) * 4) {
+            if let Some(m) = c.get(1) {
+                self.link(m.as_str());
+            }
+        }
+        let imgs = IMG.find_iter(h).take(usize::from(MAX_SHAPE_COUNT)).count();
+        self.images = self.images.saturating_add(imgs as u16).min(MAX_SHAPE_COUNT);
+    }
+
+    fn plain(&mut self, t: &str) {
+        static URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s<>"'()\[\]]+"#)
+                .unwrap_or_else(|_| unreachable!("constant regex"))
+        });
+        self.plain = self.plain || !t.trim().is_empty();
+        let t = &t[..floor_boundary(t, MAX_TEXT_BYTES)];
+        for m in URL.find_iter(t).take(usize::from(MAX_SHAPE_COUNT) * 4) {
+            self.link(m.as_str());
+        }
+    }
+
+    fn link(&mut self, target: &str) {
+        let l = target
+            .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+            .to_ascii_lowercase();
+        let web = l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.");
+        if web && self.links.len() < usize::from(MAX_SHAPE_COUNT) {
+            self.links.insert(l);
+        }
+    }
+
+    fn finish(self) -> Shape {
+        Shape {
+            html_only: self.html_text && !self.plain,
+            links: self.links.len() as u16,
+            images: self.images,
+        }
+    }
+}
+
+/// The largest char boundary at or below `max`.
+fn floor_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
 }
 
 fn clean_id(id: &str) -> String {

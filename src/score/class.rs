@@ -1,7 +1,8 @@
 //! The class as a short pipeline of named steps, in the order a salesperson asks: is it a trick
-//! (risk), is the sender selling to us (seller), will they buy at all (non-buyer), is it ours
-//! (fit), is it big enough (value), is it just fishing, is it a private order; then the score
-//! decides between hot and nurture. Each step sees the [`Judgement`] and either settles the class
+//! (risk), is it mail to a list (bulk), is the sender selling to us (seller), will they buy at
+//! all (non-buyer), is it ours (fit), do they ask for anything we sell at all (asks), is it big
+//! enough (value), is it just fishing, is it a private order; then the score decides between hot
+//! and nurture. Each step sees the [`Judgement`] and either settles the class
 //! with a reason or passes.
 
 use super::Class;
@@ -17,8 +18,21 @@ pub struct Judgement {
     pub top_risk: Option<String>,
     /// Evidence that the sender offers goods or services to us.
     pub seller: Option<String>,
+    /// Evidence of mail to a list: a List-Unsubscribe header, an unsubscribe footer, a salutation
+    /// to a list, many links or images.
+    pub bulk: Option<String>,
     /// The sender asks to buy something (a quote, PI, samples, a count of goods we make).
     pub buyer_intent: bool,
+    /// Something of our catalogue is named in the lead's words.
+    pub names_ours: bool,
+    /// There is a catalogue to judge against (without one, "names nothing of ours" says nothing).
+    pub catalogue_known: bool,
+    /// The first words that ask us for something a supplier sells (a quote, samples, a count).
+    pub asks: Option<String>,
+    /// We wrote to this lead: a conversation of ours, not a stranger's mail.
+    pub we_wrote: bool,
+    /// The subject of the lead's first inbound message.
+    pub subject: Option<String>,
     pub non_buyer: Option<String>,
     /// Goods named that are not ours, with nothing of ours named.
     pub not_ours: Option<String>,
@@ -49,11 +63,13 @@ pub const STRONG_RISK: f64 = 3.0;
 type Step = fn(&Judgement) -> Option<(Class, String)>;
 
 /// The drop steps, in order; the first that settles the class wins.
-const DROP_STEPS: [(&str, Step); 7] = [
+const DROP_STEPS: [(&str, Step); 9] = [
     ("risk", risk),
+    ("bulk", bulk),
     ("seller", seller),
     ("non_buyer", non_buyer),
     ("fit", fit),
+    ("asks", asks_nothing),
     ("value", value),
     ("fishing", fishing),
     ("private", private),
@@ -75,11 +91,62 @@ pub fn risk(j: &Judgement) -> Option<(Class, String)> {
     })
 }
 
-/// A sender who offers his own goods or services and asks to buy nothing is a seller. A buyer
-/// describing his own business ("we make school bags and need 15,000 yards") is not.
+/// At most `n` characters of `s`, with an ellipsis when cut.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(n).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// True when the lead names nothing of a catalogue we have.
+fn names_nothing_of_ours(j: &Judgement) -> bool {
+    j.catalogue_known && !j.names_ours
+}
+
+/// Mail to a list that names nothing we sell is not an inquiry (a newsletter, an advert). Bulk
+/// mail that does name our goods (a trade-portal RFQ) is judged on, but is never hot.
+pub fn bulk(j: &Judgement) -> Option<(Class, String)> {
+    let e = j.bulk.as_ref().filter(|_| names_nothing_of_ours(j))?;
+    Some((
+        Class::Drop,
+        format!("bulk mail: \"{e}\" — asks for nothing we sell"),
+    ))
+}
+
+/// A sender who offers his own goods or services and asks to buy nothing is a seller; so is one
+/// whose buying words name nothing of ours ("order now" in an advert). A buyer describing his own
+/// business ("we make school bags and need 15,000 yards of our fabric") is not.
 pub fn seller(j: &Judgement) -> Option<(Class, String)> {
-    let e = j.seller.as_ref().filter(|_| !j.buyer_intent)?;
+    let e = j
+        .seller
+        .as_ref()
+        .filter(|_| !j.buyer_intent || names_nothing_of_ours(j))?;
     Some((Class::Drop, format!("a seller, not a buyer: \"{e}\"")))
+}
+
+/// A stranger's mail that names nothing we make and asks for nothing a supplier sells (no quote,
+/// no price list, no samples, no quantity) is not a lead. An inquiry that asks without naming a
+/// product ("please send your price list") is not this: it asks. Our own conversations are not
+/// judged here.
+pub fn asks_nothing(j: &Judgement) -> Option<(Class, String)> {
+    if !names_nothing_of_ours(j) || j.asks.is_some() || j.we_wrote {
+        return None;
+    }
+    let about = j
+        .subject
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!(" (subject \"{}\")", clip(s, 80)))
+        .unwrap_or_default();
+    Some((
+        Class::Drop,
+        format!(
+            "asks for nothing we sell: no product of ours, no quote, samples or quantity asked for{about}"
+        ),
+    ))
 }
 
 pub fn non_buyer(j: &Judgement) -> Option<(Class, String)> {
@@ -139,6 +206,12 @@ pub fn decide(j: &Judgement, t: Thresholds) -> (Class, String) {
         );
     }
     if score >= t.hot && j.need >= 3.5 && j.solid >= 2 && j.risk_card <= 2 {
+        if let Some(e) = &j.bulk {
+            return (
+                Class::Nurture,
+                format!("score {score} but bulk mail: \"{e}\""),
+            );
+        }
         if let Some(e) = &j.not_now {
             return (
                 Class::Nurture,

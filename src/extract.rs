@@ -351,6 +351,11 @@ impl Extractor {
         if specific {
             signals.retain(|s| s.kind != "generic_request");
         }
+        if !self.catalogue.is_empty()
+            && let Some(s) = asks_nothing(body, &signals, &items)
+        {
+            signals.push(s);
+        }
         let deal_value_usd = self.deal_value(&signals, &items);
         if let Some(v) = deal_value_usd {
             let ok = v >= self.min_order_value_usd;
@@ -627,6 +632,57 @@ fn bulk_header(h: &crate::parse::Headers) -> Option<Signal> {
     })
 }
 
+/// Signal kinds that ask us for something a supplier sells: a quote, a price list, samples,
+/// documents, a count of goods, a drawing or PO to work from. (Not a bare "agreed" or "target":
+/// those answer an offer.)
+pub const ASK_KINDS: &[&str] = &[
+    "quote_request",
+    "pi_request",
+    "sample_request",
+    "docs_request",
+    "generic_request",
+    "quantity",
+    "containers",
+    "repeat_order",
+    "moq_question",
+    "spec_attachment",
+    "po_attachment",
+];
+
+/// A text this long that names nothing we sell and asks for nothing is about something else
+/// (an advert, a newsletter, a chain letter); a shorter one may be a first hello.
+const ASKS_NOTHING_WORDS: usize = 40;
+
+/// Words in `s`, with CJK and Thai (written without spaces) counted as two characters a word.
+fn word_count(s: &str) -> usize {
+    let unspaced = |c: char| matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{0E00}'..='\u{0E7F}');
+    s.split_whitespace()
+        .map(|w| match w.chars().filter(|c| unspaced(*c)).count() {
+            0 => 1,
+            n => n.div_ceil(2),
+        })
+        .sum()
+}
+
+/// The fact that the writer's words (`body`, signature cut) are long, name nothing of our
+/// catalogue (no match, no requested item) and ask for nothing a supplier sells.
+fn asks_nothing(body: &str, signals: &[Signal], items: &[items::Item]) -> Option<Signal> {
+    let names_goods = !items.is_empty()
+        || signals
+            .iter()
+            .any(|s| matches!(s.kind.as_str(), "product_match" | "not_ours"));
+    let asks = signals.iter().any(|s| ASK_KINDS.contains(&s.kind.as_str()));
+    let words = word_count(body);
+    (!names_goods && !asks && words >= ASKS_NOTHING_WORDS).then(|| Signal {
+        dimension: Dimension::Need,
+        kind: "asks_nothing".into(),
+        weight: 0.0,
+        evidence: format!("{words} words that name nothing of ours and ask for nothing"),
+        value: None,
+        rule: "catalogue.asks_nothing".into(),
+    })
+}
+
 /// A person's inquiry carries a signature link or two; this many distinct links is a mailing.
 const BULK_LINKS: u16 = 6;
 /// A logo or two in a signature is normal; this many images is a designed mailing.
@@ -640,7 +696,9 @@ const BULK_HTML_IMAGES: u16 = 2;
 /// images, HTML-only marketing. Signals of kind `bulk`; scoring judges them as a step (bulk mail
 /// that names nothing we sell is dropped), not as risk points.
 fn bulk_signals(shape: &crate::parse::Shape, signals: &mut Vec<Signal>) {
-    let evidence = if shape.links >= BULK_LINKS {
+    let evidence = if let Some(l) = &shape.removal_link {
+        format!("unsubscribe link {l}")
+    } else if shape.links >= BULK_LINKS {
         format!("{} links", shape.links)
     } else if shape.images >= BULK_IMAGES {
         format!("{} images", shape.images)
@@ -905,5 +963,154 @@ impl Extractor {
 
     pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {
         values::to_usd(amount, currency, &self.rules.lexicon)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{Headers, Shape};
+
+    fn free(list: &[&str]) -> std::collections::HashSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn free_mail_brands_count_under_any_public_suffix() {
+        let f = free(&["yahoo.*", "gmx.*", "bigfoot.com", "qq.com"]);
+        for d in [
+            "yahoo.ca",
+            "yahoo.com.ar",
+            "mail.yahoo.co.jp",
+            "GMX.at",
+            "bigfoot.com",
+            "vip.qq.com",
+        ] {
+            assert!(is_free_mail_in(&f, d), "{d}");
+        }
+        // A company's own domain that merely contains the brand, and a brand as a subdomain.
+        for d in [
+            "yahoo-pumps.example",
+            "yahoo.acme.example",
+            "notbigfoot.com",
+            "acme.com",
+            "",
+        ] {
+            assert!(!is_free_mail_in(&f, d), "{d}");
+        }
+    }
+
+    #[test]
+    fn many_links_many_images_or_html_only_marketing_is_bulk() {
+        let bulk = |shape: Shape| {
+            let mut v = Vec::new();
+            bulk_signals(&shape, &mut v);
+            v.first().map(|s| (s.kind.clone(), s.evidence.clone()))
+        };
+        let shape = |html_only, links, images| Shape {
+            html_only,
+            links,
+            images,
+            removal_link: None,
+        };
+        assert_eq!(
+            bulk(shape(false, 7, 0)),
+            Some(("bulk".into(), "7 links".into()))
+        );
+        assert_eq!(
+            bulk(shape(false, 1, 5)),
+            Some(("bulk".into(), "5 images".into()))
+        );
+        assert_eq!(
+            bulk(shape(true, 3, 0)),
+            Some(("bulk".into(), "HTML-only, 3 links and 0 images".into()))
+        );
+        // A person's mail: a website link in the signature, a logo, or HTML with one link.
+        assert_eq!(bulk(shape(false, 2, 1)), None);
+        assert_eq!(bulk(shape(true, 1, 1)), None);
+        assert_eq!(bulk(shape(false, 5, 3)), None);
+        let list = Shape {
+            removal_link: Some("https://news.example/unsubscribe?id=7".into()),
+            ..Shape::default()
+        };
+        assert_eq!(
+            bulk(list),
+            Some((
+                "bulk".into(),
+                "unsubscribe link https://news.example/unsubscribe?id=7".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn words_count_spaced_and_unspaced_scripts() {
+        assert_eq!(word_count("We need twenty pumps"), 4);
+        assert_eq!(word_count("我们需要水泵"), 3);
+        assert_eq!(word_count("  "), 0);
+    }
+
+    #[test]
+    fn a_long_text_that_names_and_asks_nothing_is_marked() {
+        let long = "word ".repeat(ASKS_NOTHING_WORDS);
+        let short = "Hello, are you the exporter? Call me.";
+        let s = asks_nothing(&long, &[], &[]).map(|s| (s.kind, s.weight));
+        assert_eq!(s, Some(("asks_nothing".into(), 0.0)));
+        // A first hello is short: not marked.
+        assert!(asks_nothing(short, &[], &[]).is_none());
+        // Asking for a quote, or naming goods, is not asking for nothing.
+        let ask = Signal {
+            dimension: Dimension::Need,
+            kind: "quote_request".into(),
+            weight: 1.0,
+            evidence: "please quote".into(),
+            value: None,
+            rule: "t".into(),
+        };
+        assert!(asks_nothing(&long, &[ask], &[]).is_none());
+        let ours = Signal {
+            kind: "product_match".into(),
+            ..Signal {
+                dimension: Dimension::Fit,
+                kind: String::new(),
+                weight: 2.0,
+                evidence: "pump".into(),
+                value: None,
+                rule: "catalogue".into(),
+            }
+        };
+        assert!(asks_nothing(&long, &[ours], &[]).is_none());
+    }
+
+    #[test]
+    fn a_bulk_header_is_named_in_the_evidence() {
+        let h = Headers {
+            list_unsubscribe: true,
+            ..Headers::default()
+        };
+        assert_eq!(
+            bulk_header(&h).map(|s| s.evidence),
+            Some("List-Unsubscribe header".into())
+        );
+        let h = Headers {
+            list_id: Some("<metal-news.lists.example>".into()),
+            ..Headers::default()
+        };
+        assert_eq!(
+            bulk_header(&h).map(|s| s.evidence),
+            Some("List-Id: <metal-news.lists.example>".into())
+        );
+        let h = Headers {
+            precedence: Some("bulk".into()),
+            ..Headers::default()
+        };
+        assert_eq!(
+            bulk_header(&h).map(|s| s.evidence),
+            Some("Precedence: bulk".into())
+        );
+        let h = Headers {
+            precedence: Some("first-class".into()),
+            ..Headers::default()
+        };
+        assert!(bulk_header(&h).is_none());
     }
 }

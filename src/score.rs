@@ -249,19 +249,7 @@ fn judged_as_step(kind: &str) -> bool {
     SELLER_KINDS.contains(&kind) || BULK_KINDS.contains(&kind)
 }
 
-/// Signal kinds that ask us for something a supplier sells: a quote, a price list, samples,
-/// documents, a count of goods. (Not a bare "agreed" or "target": those answer an offer.)
-const ASK_KINDS: &[&str] = &[
-    "quote_request",
-    "pi_request",
-    "sample_request",
-    "docs_request",
-    "generic_request",
-    "quantity",
-    "containers",
-    "repeat_order",
-    "moq_question",
-];
+use crate::extract::ASK_KINDS;
 
 /// Signal kinds that show the sender wants to buy from us.
 /// (A quote request or a target price alone does not count: a supplier fishing for business asks
@@ -341,6 +329,7 @@ pub fn score_lead_with(
     let mut non_buyer = None;
     let mut fishing = None;
     let mut asks = None;
+    let mut off_topic = None;
     // Bulk evidence also comes from flagged mail of the lead (a List-Unsubscribe header).
     let mut bulk = msgs
         .iter()
@@ -413,6 +402,9 @@ pub fn score_lead_with(
             }
             if ASK_KINDS.contains(&s.kind.as_str()) && asks.is_none() {
                 asks = Some(s.evidence.clone());
+            }
+            if s.kind == "asks_nothing" && off_topic.is_none() {
+                off_topic = Some(s.evidence.clone());
             }
             collect_fact(
                 &mut facts,
@@ -606,14 +598,12 @@ pub fn score_lead_with(
         .asks_for
         .iter()
         .any(|i| i.fit == crate::extract::items::Fit::Ours && i.quantity.is_some());
-    // Anything of our catalogue named in the lead's words, an item or a match.
-    let names_ours = facts
-        .asks_for
-        .iter()
-        .any(|i| i.fit == crate::extract::items::Fit::Ours)
-        || contributions
+    // Anything of our catalogue named in the lead's words: an item, or a product need.
+    let names_ours = !facts.products.is_empty()
+        || facts
+            .asks_for
             .iter()
-            .any(|c| c.kind == "product_match" && c.raw > 0.0);
+            .any(|i| i.fit == crate::extract::items::Fit::Ours);
     let judgement = class::Judgement {
         marked_scam: feedback.scam.as_ref().map(|by| by.provenance()),
         risk_total,
@@ -625,6 +615,7 @@ pub fn score_lead_with(
         names_ours,
         catalogue_known: !business.products.is_empty(),
         asks,
+        off_topic,
         we_wrote: msgs.iter().any(|m| m.direction == Direction::Out),
         subject: msgs
             .iter()

@@ -231,8 +231,11 @@ impl Extractor {
     pub fn extract(&self, msg: &ParsedMessage) -> Extraction {
         let flags = self.flags(msg);
         if !flags.is_empty() {
+            // Flagged mail is not read as an inquiry; a bulk header stays on record as the
+            // evidence that the sender mails a list (scoring reads it when he writes again).
             return Extraction {
                 flags,
+                signals: bulk_header(&msg.headers).into_iter().collect(),
                 ..Extraction::default()
             };
         }
@@ -362,6 +365,7 @@ impl Extractor {
 
         self.catalogue_signals(subject, body, &items, &mut signals);
         self.header_signals(msg, &mut signals);
+        bulk_signals(&msg.shape, &mut signals);
         // A generic "send your price list" counts against a lead only when nothing specific
         // came with it.
         let specific = signals.iter().any(|s| {
@@ -372,6 +376,11 @@ impl Extractor {
         });
         if specific {
             signals.retain(|s| s.kind != "generic_request");
+        }
+        if !self.catalogue.is_empty()
+            && let Some(s) = asks_nothing(body, &signals, &items)
+        {
+            signals.push(s);
         }
         let deal_value_usd = self.deal_value(&signals, &items);
         if let Some(v) = deal_value_usd {
@@ -625,6 +634,123 @@ impl Extractor {
     }
 }
 
+/// The bulk-mail header a message carries (List-Unsubscribe, List-Id, Precedence: bulk/list/junk),
+/// as a `bulk` signal that names it.
+fn bulk_header(h: &crate::parse::Headers) -> Option<Signal> {
+    let evidence = if h.list_unsubscribe {
+        "List-Unsubscribe header".to_string()
+    } else if let Some(id) = &h.list_id {
+        format!("List-Id: {}", evidence(id))
+    } else {
+        let p = h.precedence.as_deref().map(str::trim)?;
+        if !matches!(p, "bulk" | "list" | "junk") {
+            return None;
+        }
+        format!("Precedence: {p}")
+    };
+    Some(Signal {
+        dimension: Dimension::Risk,
+        kind: "bulk".into(),
+        weight: 2.0,
+        evidence,
+        value: None,
+        rule: "header.bulk".into(),
+    })
+}
+
+/// Signal kinds that ask us for something a supplier sells: a quote, a price list, samples,
+/// documents, a count of goods, a drawing or PO to work from. (Not a bare "agreed" or "target":
+/// those answer an offer.)
+pub const ASK_KINDS: &[&str] = &[
+    "quote_request",
+    "pi_request",
+    "sample_request",
+    "docs_request",
+    "generic_request",
+    "quantity",
+    "containers",
+    "repeat_order",
+    "moq_question",
+    "spec_attachment",
+    "po_attachment",
+];
+
+/// A text this long that names nothing we sell and asks for nothing is about something else
+/// (an advert, a newsletter, a chain letter); a shorter one may be a first hello.
+const ASKS_NOTHING_WORDS: usize = 40;
+
+/// Words in `s`, with CJK and Thai (written without spaces) counted as two characters a word.
+fn word_count(s: &str) -> usize {
+    let unspaced = |c: char| matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{0E00}'..='\u{0E7F}');
+    s.split_whitespace()
+        .map(|w| match w.chars().filter(|c| unspaced(*c)).count() {
+            0 => 1,
+            n => n.div_ceil(2),
+        })
+        .sum()
+}
+
+/// The fact that the writer's words (`body`, signature cut) are long, name nothing of our
+/// catalogue (no match, no requested item) and ask for nothing a supplier sells.
+fn asks_nothing(body: &str, signals: &[Signal], items: &[items::Item]) -> Option<Signal> {
+    let names_goods = !items.is_empty()
+        || signals
+            .iter()
+            .any(|s| matches!(s.kind.as_str(), "product_match" | "not_ours"));
+    let asks = signals.iter().any(|s| ASK_KINDS.contains(&s.kind.as_str()));
+    let words = word_count(body);
+    (!names_goods && !asks && words >= ASKS_NOTHING_WORDS).then(|| Signal {
+        dimension: Dimension::Need,
+        kind: "asks_nothing".into(),
+        weight: 0.0,
+        evidence: format!("{words} words that name nothing of ours and ask for nothing"),
+        value: None,
+        rule: "catalogue.asks_nothing".into(),
+    })
+}
+
+/// A person's inquiry carries a signature link or two; this many distinct links is a mailing.
+const BULK_LINKS: u16 = 6;
+/// A logo or two in a signature is normal; this many images is a designed mailing.
+const BULK_IMAGES: u16 = 4;
+/// An HTML-only message with this many links (or [`BULK_HTML_IMAGES`] images) is a designed
+/// mailing too: mail programs send a plain-text part beside the HTML of what a person types.
+const BULK_HTML_LINKS: u16 = 3;
+const BULK_HTML_IMAGES: u16 = 2;
+
+/// Bulk structure from the body's make-up (see [`crate::parse::Shape`]): many links, many
+/// images, HTML-only marketing. Signals of kind `bulk`; scoring judges them as a step (bulk mail
+/// that names nothing we sell is dropped), not as risk points.
+fn bulk_signals(shape: &crate::parse::Shape, signals: &mut Vec<Signal>) {
+    let evidence = if let Some(l) = &shape.removal_link {
+        format!("unsubscribe link {l}")
+    } else if shape.links >= BULK_LINKS {
+        format!("{} links", shape.links)
+    } else if shape.images >= BULK_IMAGES {
+        format!("{} images", shape.images)
+    } else if shape.html_only
+        && (shape.links >= BULK_HTML_LINKS || shape.images >= BULK_HTML_IMAGES)
+    {
+        format!(
+            "HTML-only, {} link{} and {} image{}",
+            shape.links,
+            if shape.links == 1 { "" } else { "s" },
+            shape.images,
+            if shape.images == 1 { "" } else { "s" }
+        )
+    } else {
+        return;
+    };
+    signals.push(Signal {
+        dimension: Dimension::Risk,
+        kind: "bulk".into(),
+        weight: 2.0,
+        evidence,
+        value: None,
+        rule: "shape.bulk".into(),
+    });
+}
+
 /// The colour count, when a quantity in these signals is stated per colour.
 pub fn per_colour(signals: &[Signal]) -> Option<f64> {
     signals.iter().find(|s| s.kind == "per_colour")?;
@@ -637,6 +763,33 @@ pub fn per_colour(signals: &[Signal]) -> Option<f64> {
         })
         .reduce(f64::max)
         .filter(|c| *c > 1.0 && *c <= 30.0)
+}
+
+/// Whether `domain` is a consumer mail provider of the `freemail` list: the domain or any parent
+/// (`mail.yahoo.co.uk` → `yahoo.co.uk` → `co.uk` …) is listed, or a `brand.*` entry names its
+/// registrable domain under any public suffix (`yahoo.*` covers yahoo.ca, yahoo.com.ar,
+/// mail.yahoo.co.jp).
+fn is_free_mail_in(free: &std::collections::HashSet<String>, domain: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let mut d = domain.as_str();
+    loop {
+        if free.contains(d) {
+            return true;
+        }
+        match d.split_once('.') {
+            Some((_, parent)) if !parent.is_empty() => d = parent,
+            _ => break,
+        }
+    }
+    let (Some(registrable), Some(suffix)) = (psl::domain_str(&domain), psl::suffix_str(&domain))
+    else {
+        return false;
+    };
+    let brand = registrable
+        .strip_suffix(suffix)
+        .and_then(|b| b.strip_suffix('.'))
+        .unwrap_or("");
+    !brand.is_empty() && free.contains(&format!("{brand}.*"))
 }
 
 /// The last two labels of a domain (three for `co.uk`-style suffixes): enough to tell
@@ -830,22 +983,159 @@ impl Extractor {
     /// A consumer mail provider from the patterns' `freemail` list (subdomains included); scoring
     /// makes each such sender a lead of its own.
     pub fn is_free_mail(&self, domain: &str) -> bool {
-        let domain = domain.to_ascii_lowercase();
-        let free = &self.rules.lexicon.freemail;
-        // The domain itself, then each parent (`mail.yahoo.co.uk` → `yahoo.co.uk` → `co.uk` …).
-        let mut d = domain.as_str();
-        loop {
-            if free.contains(d) {
-                return true;
-            }
-            match d.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => d = parent,
-                _ => return false,
-            }
-        }
+        is_free_mail_in(&self.rules.lexicon.freemail, domain)
     }
 
     pub fn to_usd(&self, amount: f64, currency: &str) -> Option<f64> {
         values::to_usd(amount, currency, &self.rules.lexicon)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{Headers, Shape};
+
+    fn free(list: &[&str]) -> std::collections::HashSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn free_mail_brands_count_under_any_public_suffix() {
+        let f = free(&["yahoo.*", "gmx.*", "bigfoot.com", "qq.com"]);
+        for d in [
+            "yahoo.ca",
+            "yahoo.com.ar",
+            "mail.yahoo.co.jp",
+            "GMX.at",
+            "bigfoot.com",
+            "vip.qq.com",
+        ] {
+            assert!(is_free_mail_in(&f, d), "{d}");
+        }
+        // A company's own domain that merely contains the brand, and a brand as a subdomain.
+        for d in [
+            "yahoo-pumps.example",
+            "yahoo.acme.example",
+            "notbigfoot.com",
+            "acme.com",
+            "",
+        ] {
+            assert!(!is_free_mail_in(&f, d), "{d}");
+        }
+    }
+
+    #[test]
+    fn many_links_many_images_or_html_only_marketing_is_bulk() {
+        let bulk = |shape: Shape| {
+            let mut v = Vec::new();
+            bulk_signals(&shape, &mut v);
+            v.first().map(|s| (s.kind.clone(), s.evidence.clone()))
+        };
+        let shape = |html_only, links, images| Shape {
+            html_only,
+            links,
+            images,
+            removal_link: None,
+        };
+        assert_eq!(
+            bulk(shape(false, 7, 0)),
+            Some(("bulk".into(), "7 links".into()))
+        );
+        assert_eq!(
+            bulk(shape(false, 1, 5)),
+            Some(("bulk".into(), "5 images".into()))
+        );
+        assert_eq!(
+            bulk(shape(true, 3, 0)),
+            Some(("bulk".into(), "HTML-only, 3 links and 0 images".into()))
+        );
+        // A person's mail: a website link in the signature, a logo, or HTML with one link.
+        assert_eq!(bulk(shape(false, 2, 1)), None);
+        assert_eq!(bulk(shape(true, 1, 1)), None);
+        assert_eq!(bulk(shape(false, 5, 3)), None);
+        let list = Shape {
+            removal_link: Some("https://news.example/unsubscribe?id=7".into()),
+            ..Shape::default()
+        };
+        assert_eq!(
+            bulk(list),
+            Some((
+                "bulk".into(),
+                "unsubscribe link https://news.example/unsubscribe?id=7".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn words_count_spaced_and_unspaced_scripts() {
+        assert_eq!(word_count("We need twenty pumps"), 4);
+        assert_eq!(word_count("我们需要水泵"), 3);
+        assert_eq!(word_count("  "), 0);
+    }
+
+    #[test]
+    fn a_long_text_that_names_and_asks_nothing_is_marked() {
+        let long = "word ".repeat(ASKS_NOTHING_WORDS);
+        let short = "Hello, are you the exporter? Call me.";
+        let s = asks_nothing(&long, &[], &[]).map(|s| (s.kind, s.weight));
+        assert_eq!(s, Some(("asks_nothing".into(), 0.0)));
+        // A first hello is short: not marked.
+        assert!(asks_nothing(short, &[], &[]).is_none());
+        // Asking for a quote, or naming goods, is not asking for nothing.
+        let ask = Signal {
+            dimension: Dimension::Need,
+            kind: "quote_request".into(),
+            weight: 1.0,
+            evidence: "please quote".into(),
+            value: None,
+            rule: "t".into(),
+        };
+        assert!(asks_nothing(&long, &[ask], &[]).is_none());
+        let ours = Signal {
+            kind: "product_match".into(),
+            ..Signal {
+                dimension: Dimension::Fit,
+                kind: String::new(),
+                weight: 2.0,
+                evidence: "pump".into(),
+                value: None,
+                rule: "catalogue".into(),
+            }
+        };
+        assert!(asks_nothing(&long, &[ours], &[]).is_none());
+    }
+
+    #[test]
+    fn a_bulk_header_is_named_in_the_evidence() {
+        let h = Headers {
+            list_unsubscribe: true,
+            ..Headers::default()
+        };
+        assert_eq!(
+            bulk_header(&h).map(|s| s.evidence),
+            Some("List-Unsubscribe header".into())
+        );
+        let h = Headers {
+            list_id: Some("<metal-news.lists.example>".into()),
+            ..Headers::default()
+        };
+        assert_eq!(
+            bulk_header(&h).map(|s| s.evidence),
+            Some("List-Id: <metal-news.lists.example>".into())
+        );
+        let h = Headers {
+            precedence: Some("bulk".into()),
+            ..Headers::default()
+        };
+        assert_eq!(
+            bulk_header(&h).map(|s| s.evidence),
+            Some("Precedence: bulk".into())
+        );
+        let h = Headers {
+            precedence: Some("first-class".into()),
+            ..Headers::default()
+        };
+        assert!(bulk_header(&h).is_none());
     }
 }

@@ -74,6 +74,55 @@ pub struct ParsedMessage {
     pub headers: Headers,
     /// The raw message was cut (size limit) before parsing.
     pub truncated: bool,
+    /// How the body is made: evidence of bulk mail. Absent in messages stored before it existed.
+    #[serde(default, skip_serializing_if = "Shape::is_plain")]
+    pub shape: Shape,
+}
+
+/// The make-up of a body that its text alone does not show: marketing mail is HTML-only, with
+/// many links and images; a person's inquiry has a signature link or two.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// HTML body and no plain-text alternative.
+    #[serde(default)]
+    pub html_only: bool,
+    /// Distinct web links (HTML `href`s and URLs in plain text; `mailto:` and anchors do not
+    /// count), counted up to [`MAX_SHAPE_COUNT`].
+    #[serde(default)]
+    pub links: u16,
+    /// `<img>` tags in the HTML, counted up to [`MAX_SHAPE_COUNT`].
+    #[serde(default)]
+    pub images: u16,
+    /// The first link (web or `mailto:`) that unsubscribes or removes the reader from a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_link: Option<String>,
+}
+
+/// Words in a link that take the reader off a mailing list, in the languages list mail comes in.
+const REMOVAL_LINK_WORDS: &[&str] = &[
+    "unsub",
+    "optout",
+    "opt-out",
+    "opt_out",
+    "remove",
+    "removal",
+    "desinscri",
+    "desabonn",
+    "abmeld",
+    "abbestell",
+    "darse-de-baja",
+    "descadastr",
+    "disiscri",
+    "otpisat",
+];
+
+/// Counting links and images stops here: past it, the number tells nothing more.
+pub const MAX_SHAPE_COUNT: u16 = 200;
+
+impl Shape {
+    fn is_plain(&self) -> bool {
+        self == &Shape::default()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -153,13 +202,15 @@ pub fn parse(
     let cc = msg.cc().map(all_mailboxes).unwrap_or_default();
 
     let mut text = String::new();
+    let mut shape = ShapeCounter::default();
     for i in 0..msg.text_body_count().min(MAX_PARTS) {
         // HTML bodies go through our own pass first, so table cells and blocks stay apart.
         let part_text = match msg.text_part(i as u32) {
             Some(part) if part.is_text_html() => {
+                shape.html_text = true;
                 part.text_contents().map(|h| html_to_text(h).into())
             }
-            _ => msg.body_text(i),
+            _ => msg.body_text(i).inspect(|t| shape.plain(t)),
         };
         if let Some(t) = part_text {
             if !text.is_empty() {
@@ -174,7 +225,33 @@ pub fn parse(
     if text.trim().is_empty() {
         // HTML-only mail where the text bodies gave nothing, e.g. an HTML part marked as attachment.
         if let Some(h) = msg.body_html(0) {
+            shape.html_text = true;
             text = html_to_text(&h);
+        }
+    }
+    if text.trim().is_empty() {
+        // A body the parser filed as a nameless attachment (odd MIME from bulk mailers and old
+        // clients): its text is still the message.
+        let nameless_text = msg.attachments().take(MAX_PARTS).find(|p| {
+            p.attachment_name().is_none_or(|n| n.trim().is_empty())
+                && p.is_text()
+                && p.text_contents().is_some_and(|t| !t.trim().is_empty())
+        });
+        if let Some(part) = nameless_text {
+            let t = part.text_contents().unwrap_or_default();
+            if part.is_text_html() {
+                shape.html_text = true;
+                shape.html(t);
+                text = html_to_text(t);
+            } else {
+                shape.plain(t);
+                text = t.to_string();
+            }
+        }
+    }
+    for i in 0..msg.html_body_count().min(MAX_PARTS) {
+        if let Some(h) = msg.html_part(i as u32).filter(|p| p.is_text_html()) {
+            shape.html(h.text_contents().unwrap_or_default());
         }
     }
     let text = bound(normalise_newlines(&text), MAX_TEXT_BYTES);
@@ -219,7 +296,87 @@ pub fn parse(
         attachments,
         headers,
         truncated,
+        shape: shape.finish(),
     })
+}
+
+/// Counts what [`Shape`] reports while the text parts go by.
+#[derive(Default)]
+struct ShapeCounter {
+    /// Some of the text came from HTML.
+    html_text: bool,
+    /// Some of the text came from a non-empty plain-text part.
+    plain: bool,
+    links: std::collections::HashSet<String>,
+    images: u16,
+    removal_link: Option<String>,
+}
+
+impl ShapeCounter {
+    fn html(&mut self, h: &str) {
+        static HREF: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?i)<a\s[^>]*?href\s*=\s*["']?\s*([^"'\s>]+)"#)
+                .unwrap_or_else(|_| unreachable!("constant regex"))
+        });
+        static IMG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"(?i)<img\b").unwrap_or_else(|_| unreachable!("constant regex"))
+        });
+        let h = &h[..floor_boundary(h, MAX_TEXT_BYTES * 4)];
+        for c in HREF.captures_iter(h).take(usize::from(MAX_SHAPE_COUNT) * 4) {
+            // `mailto:remove@…` counts as a removal link, not as a web link.
+            if let Some(m) = c.get(1) {
+                self.link(m.as_str());
+            }
+        }
+        let imgs = IMG.find_iter(h).take(usize::from(MAX_SHAPE_COUNT)).count();
+        self.images = self.images.saturating_add(imgs as u16).min(MAX_SHAPE_COUNT);
+    }
+
+    fn plain(&mut self, t: &str) {
+        static URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"(?i)\b(?:https?://|www\.|mailto:)[^\s<>"'()\[\]]+"#)
+                .unwrap_or_else(|_| unreachable!("constant regex"))
+        });
+        self.plain = self.plain || !t.trim().is_empty();
+        let t = &t[..floor_boundary(t, MAX_TEXT_BYTES)];
+        for m in URL.find_iter(t).take(usize::from(MAX_SHAPE_COUNT) * 4) {
+            self.link(m.as_str());
+        }
+    }
+
+    fn link(&mut self, target: &str) {
+        let l = target
+            .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+            .to_ascii_lowercase();
+        if self.removal_link.is_none() && REMOVAL_LINK_WORDS.iter().any(|w| l.contains(w)) {
+            self.removal_link = Some(l.chars().take(90).collect());
+        }
+        let web = l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.");
+        if web && self.links.len() < usize::from(MAX_SHAPE_COUNT) {
+            self.links.insert(l);
+        }
+    }
+
+    fn finish(self) -> Shape {
+        Shape {
+            html_only: self.html_text && !self.plain,
+            links: self.links.len() as u16,
+            images: self.images,
+            removal_link: self.removal_link,
+        }
+    }
+}
+
+/// The largest char boundary at or below `max`.
+fn floor_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
 }
 
 fn clean_id(id: &str) -> String {
@@ -320,6 +477,42 @@ mod tests {
 
     fn fallback() -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339("2026-01-01T00:00:00+00:00").unwrap()
+    }
+
+    #[test]
+    fn a_body_filed_as_a_nameless_attachment_is_still_the_text() {
+        let raw = "From: a@x.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nWe need 20 pumps by May.\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n\r\nnot the body\r\n--b--\r\n";
+        let m = parse(raw.as_bytes(), fallback(), false).unwrap();
+        assert_eq!(m.text.trim(), "We need 20 pumps by May.");
+    }
+
+    #[test]
+    fn shape_counts_distinct_links_images_and_html_only() {
+        let html = "From: a@x.example\r\nContent-Type: text/html\r\n\r\n<p>Hi</p><a href=\"https://a.example/1\">1</a> <a href='https://a.example/2'>2</a> <a href=\"https://a.example/1\">again</a> <a href=\"mailto:x@a.example\">mail</a> <img src=\"cid:logo\"><IMG src=x>\r\n";
+        let m = parse(html.as_bytes(), fallback(), false).unwrap();
+        assert_eq!(
+            m.shape,
+            Shape {
+                html_only: true,
+                links: 2,
+                images: 2,
+                removal_link: None,
+            }
+        );
+        let alt = "From: a@x.example\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee www.a.example and https://b.example/x.\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>See <a href=\"https://b.example/x\">b</a></p><img src=x>\r\n--b--\r\n";
+        let m = parse(alt.as_bytes(), fallback(), false).unwrap();
+        assert!(!m.shape.html_only);
+        assert_eq!((m.shape.links, m.shape.images), (2, 1));
+        let list = "From: a@x.example\r\nContent-Type: text/html\r\n\r\n<p>News</p><a href=\"mailto:lists@a.example?subject=Remove\">leave</a>\r\n";
+        let m = parse(list.as_bytes(), fallback(), false).unwrap();
+        assert_eq!(
+            m.shape.removal_link.as_deref(),
+            Some("mailto:lists@a.example?subject=remove")
+        );
+        assert_eq!(m.shape.links, 0);
+        let plain = "From: a@x.example\r\n\r\nNeed 20 pumps.\r\n";
+        let m = parse(plain.as_bytes(), fallback(), false).unwrap();
+        assert_eq!(m.shape, Shape::default());
     }
 
     #[test]

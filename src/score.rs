@@ -244,6 +244,16 @@ fn baseline(d: Dimension) -> f64 {
 /// Signal kinds that mean "this sender sells to us, not buys from us".
 const SELLER_KINDS: &[&str] = &["seller", "supplier_pitch", "seo_pitch"];
 
+/// Signal kinds of bulk structure: list headers, unsubscribe footers, many links or images.
+const BULK_KINDS: &[&str] = &["bulk"];
+
+/// Seller and bulk evidence is judged by the class steps, not as risk points.
+fn judged_as_step(kind: &str) -> bool {
+    SELLER_KINDS.contains(&kind) || BULK_KINDS.contains(&kind)
+}
+
+use crate::extract::ASK_KINDS;
+
 /// Signal kinds that show the sender wants to buy from us.
 /// (A quote request or a target price alone does not count: a supplier fishing for business asks
 /// for those too.)
@@ -322,6 +332,15 @@ pub fn score_lead_with<'a>(
     let mut seller = None;
     let mut non_buyer = None;
     let mut fishing = None;
+    let mut asks = None;
+    let mut off_topic = None;
+    // Bulk evidence also comes from flagged mail of the lead (a List-Unsubscribe header).
+    let mut bulk = msgs
+        .iter()
+        .filter(|m| m.direction == Direction::In)
+        .flat_map(|m| m.extraction.signals.iter())
+        .find(|s| BULK_KINDS.contains(&s.kind.as_str()))
+        .map(|s| s.evidence.clone());
     for m in msgs.iter().filter(|m| m.is_human_inbound()) {
         if let Some(c) = crate::extract::per_colour(&m.extraction.signals) {
             facts.per_colour = Some(facts.per_colour.map_or(c, |p: f64| p.max(c)));
@@ -381,6 +400,15 @@ pub fn score_lead_with<'a>(
             }
             if SELLER_KINDS.contains(&s.kind.as_str()) && seller.is_none() {
                 seller = Some(s.evidence.clone());
+            }
+            if BULK_KINDS.contains(&s.kind.as_str()) && bulk.is_none() {
+                bulk = Some(s.evidence.clone());
+            }
+            if ASK_KINDS.contains(&s.kind.as_str()) && asks.is_none() {
+                asks = Some(s.evidence.clone());
+            }
+            if s.kind == "asks_nothing" && off_topic.is_none() {
+                off_topic = Some(s.evidence.clone());
             }
             collect_fact(
                 &mut facts,
@@ -456,8 +484,8 @@ pub fn score_lead_with<'a>(
     let mut value: BTreeMap<Dimension, f64> =
         Dimension::ALL.iter().map(|d| (*d, baseline(*d))).collect();
     for c in &contributions {
-        // Seller evidence is judged by the seller step, not as risk points.
-        if SELLER_KINDS.contains(&c.kind.as_str()) {
+        // Seller and bulk evidence is judged by the class steps, not as risk points.
+        if judged_as_step(&c.kind) {
             continue;
         }
         if let Some(v) = value.get_mut(&c.dimension) {
@@ -519,14 +547,14 @@ pub fn score_lead_with<'a>(
     // Class: the named steps of `class::decide` over what the evidence says.
     let risk_total: f64 = contributions
         .iter()
-        .filter(|c| c.dimension == Dimension::Risk && !SELLER_KINDS.contains(&c.kind.as_str()))
+        .filter(|c| c.dimension == Dimension::Risk && !judged_as_step(&c.kind))
         .map(|c| c.raw.max(0.0))
         .sum();
     let top = |d: Dimension| {
         contributions
             .iter()
             .filter(|c| c.dimension == d && c.points > 0.0)
-            .filter(|c| !SELLER_KINDS.contains(&c.kind.as_str()))
+            .filter(|c| !judged_as_step(&c.kind))
             .max_by(|a, b| a.points.total_cmp(&b.points))
             .map(|c| c.evidence.clone())
     };
@@ -574,13 +602,29 @@ pub fn score_lead_with<'a>(
         .asks_for
         .iter()
         .any(|i| i.fit == crate::extract::items::Fit::Ours && i.quantity.is_some());
+    // Anything of our catalogue named in the lead's words: an item, or a product need.
+    let names_ours = !facts.products.is_empty()
+        || facts
+            .asks_for
+            .iter()
+            .any(|i| i.fit == crate::extract::items::Fit::Ours);
     let judgement = class::Judgement {
         marked_scam: feedback.scam.as_ref().map(|by| by.provenance()),
         risk_total,
         risk_card: scorecard.risk,
         top_risk: top(Dimension::Risk),
         seller,
+        bulk,
         buyer_intent: ours_item || has_kind(BUYER_KINDS).is_some(),
+        names_ours,
+        catalogue_known: !business.products.is_empty(),
+        asks,
+        off_topic,
+        we_wrote: msgs.iter().any(|m| m.direction == Direction::Out),
+        subject: msgs
+            .iter()
+            .find(|m| m.is_human_inbound())
+            .map(|m| m.subject.clone()),
         non_buyer,
         not_ours,
         stated_mismatch: (v(Dimension::Fit) < 1.5 && not_our_line)

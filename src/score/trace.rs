@@ -105,16 +105,18 @@ mod tests {
             names(&steps),
             [
                 "risk",
+                "bulk",
                 "seller",
                 "non_buyer",
                 "fit",
+                "asks",
                 "value",
                 "fishing",
                 "private",
                 "score"
             ]
         );
-        assert!(steps[..7].iter().all(|s| s.outcome == Outcome::Passed));
+        assert!(steps[..9].iter().all(|s| s.outcome == Outcome::Passed));
         let (class, why) = class::decide(&strong(), T);
         assert_eq!(decided(&steps), [("score", class, why.as_str())]);
     }

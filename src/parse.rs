@@ -254,7 +254,10 @@ pub fn parse(
             shape.html(h.text_contents().unwrap_or_default());
         }
     }
-    let text = bound(normalise_newlines(&text), MAX_TEXT_BYTES);
+    let text = bound(
+        label_table_cells(&normalise_newlines(&text)),
+        MAX_TEXT_BYTES,
+    );
 
     let mut attachments = Vec::new();
     for part in msg.attachments().take(MAX_PARTS) {
@@ -467,8 +470,143 @@ fn html_to_text(html: &str) -> String {
         regex::Regex::new(r"(?i)</t[dh]\s*>").unwrap_or_else(|_| unreachable!("constant regex"))
     });
     let marked = BLOCK_END.replace_all(html, "$0<br>");
-    let marked = CELL_END.replace_all(&marked, "$0 &nbsp; ");
+    let marked = CELL_END.replace_all(&marked, "$0 | ");
     mail_parser::decoders::html::html_to_text(&marked)
+}
+
+/// Table rows as lines of cells ("a | b | c"), with a header's unit or currency carried into
+/// its bare number cells: under "Qty (m)" the cell "24,000" says "24,000 m", under "Price
+/// (USD/m)" the cell "1.05" says "USD 1.05/m". Buyers send their RFQs as tables; the numbers
+/// in them are only values with the header beside them.
+fn label_table_cells(text: &str) -> String {
+    if !text.contains(['|', '\t']) {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let cells = |l: &str| -> Vec<String> {
+        let sep = if l.contains('|') { '|' } else { '\t' };
+        let mut v: Vec<String> = l.split(sep).map(|c| c.trim().to_string()).collect();
+        while v.last().is_some_and(|c| c.is_empty()) {
+            v.pop();
+        }
+        if v.first().is_some_and(|c| c.is_empty()) {
+            v.remove(0);
+        }
+        v
+    };
+    let is_row = |l: &str| (l.contains('|') || l.contains('\t')) && cells(l).len() >= 2;
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if !is_row(lines[i]) {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        }
+        let header = cells(lines[i]);
+        let labels: Vec<Option<CellLabel>> = header.iter().map(|h| CellLabel::of(h)).collect();
+        out.push(lines[i].to_string());
+        i += 1;
+        if header.iter().any(|h| is_bare_number(h)) || labels.iter().all(Option::is_none) {
+            continue;
+        }
+        loop {
+            // HTML rows come apart by blank lines: they do not end the table.
+            let mut j = i;
+            while j < lines.len() && lines[j].trim().is_empty() {
+                j += 1;
+            }
+            if j >= lines.len() || !is_row(lines[j]) {
+                break;
+            }
+            out.extend(lines[i..j].iter().map(|l| l.to_string()));
+            i = j;
+            let row = cells(lines[i]);
+            if row.len() != header.len() {
+                break;
+            }
+            let labelled: Vec<String> = row
+                .iter()
+                .zip(&labels)
+                .map(|(c, l)| match l {
+                    Some(l) if is_bare_number(c) => l.apply(c),
+                    _ => c.clone(),
+                })
+                .collect();
+            out.push(labelled.join(" | "));
+            i += 1;
+        }
+    }
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+fn is_bare_number(c: &str) -> bool {
+    !c.is_empty()
+        && c.chars().any(|ch| ch.is_ascii_digit())
+        && c.chars()
+            .all(|ch| ch.is_ascii_digit() || matches!(ch, ',' | '.' | ' ' | '\''))
+}
+
+/// What a header's bracket says about the numbers under it.
+#[derive(Debug, PartialEq)]
+enum CellLabel {
+    Unit(String),
+    Money {
+        currency: String,
+        per: Option<String>,
+    },
+}
+
+impl CellLabel {
+    /// "Qty (m)" → unit m; "Target price (USD/m CFR Jebel Ali)" → USD per m; "Item" → none.
+    fn of(header: &str) -> Option<CellLabel> {
+        let open = header.find(['(', '[', '（'])?;
+        let inner = header[open..]
+            .trim_start_matches(['(', '[', '（'])
+            .split([')', ']', '）'])
+            .next()?;
+        let first = inner.split_whitespace().next()?;
+        let (head, per) = match first.split_once('/') {
+            Some((h, p)) => (h, Some(p)),
+            None => (first, None),
+        };
+        let is_code = head.len() == 3 && head.chars().all(|c| c.is_ascii_uppercase());
+        let is_symbol = matches!(head, "$" | "€" | "£" | "¥" | "₹" | "US$" | "RMB");
+        let per = per
+            .filter(|p| !p.is_empty() && p.chars().count() <= 6)
+            .map(str::to_string);
+        if is_code || is_symbol {
+            return Some(CellLabel::Money {
+                currency: head.to_string(),
+                per,
+            });
+        }
+        // A unit is a short word ("m", "kg", "pcs", "yds", "m²"), not a sentence.
+        let unit_like = inner.split_whitespace().count() == 1
+            && (1..=6).contains(&head.chars().count())
+            && head
+                .chars()
+                .all(|c| c.is_alphabetic() || matches!(c, '²' | '³'));
+        unit_like.then(|| CellLabel::Unit(head.to_string()))
+    }
+
+    fn apply(&self, n: &str) -> String {
+        match self {
+            CellLabel::Unit(u) => format!("{n} {u}"),
+            CellLabel::Money {
+                currency,
+                per: Some(p),
+            } => format!("{currency} {n}/{p}"),
+            CellLabel::Money {
+                currency,
+                per: None,
+            } => format!("{currency} {n}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -598,5 +736,56 @@ mod tests {
         raw.extend(std::iter::repeat_n(b'x', MAX_TEXT_BYTES * 2));
         let m = parse(&raw, fallback(), false).unwrap();
         assert!(m.text.len() <= MAX_TEXT_BYTES);
+    }
+    #[test]
+    fn table_headers_label_their_number_cells() {
+        let t = "Our RFQ:\nNo. | Article | Qty (yds) | Price (EUR/yd) | Notes\n1 | canvas 12 oz | 5,000 | 2.40 | ecru\n2 | duck 10 oz | 800 | 3 | 12 colours\nThanks\n";
+        let out = label_table_cells(t);
+        assert!(
+            out.contains("1 | canvas 12 oz | 5,000 yds | EUR 2.40/yd | ecru"),
+            "{out}"
+        );
+        assert!(
+            out.contains("2 | duck 10 oz | 800 yds | EUR 3/yd | 12 colours"),
+            "{out}"
+        );
+        assert!(out.starts_with("Our RFQ:\nNo. | Article"), "{out}");
+        // A row of another width ends the table; text outside tables is untouched.
+        let t = "Size | Qty (pcs)\n\nL | 40\nM | 60 | extra\nwe need 5 more\n";
+        let out = label_table_cells(t);
+        assert!(out.contains("L | 40 pcs"), "{out}");
+        assert!(out.contains("M | 60 | extra"), "{out}");
+        assert!(out.ends_with("we need 5 more\n"), "{out}");
+    }
+
+    #[test]
+    fn a_header_without_a_unit_or_a_numeric_header_labels_nothing() {
+        let t = "Item | Quantity | Remarks (see note 2)\npoplin | 300 | 150 cm wide\n";
+        assert_eq!(label_table_cells(t), t);
+        let t = "2024 | 2025\n10 | 20\n";
+        assert_eq!(label_table_cells(t), t);
+        assert_eq!(
+            CellLabel::of("Price (USD)"),
+            Some(CellLabel::Money {
+                currency: "USD".into(),
+                per: None
+            })
+        );
+        assert_eq!(
+            CellLabel::of("Weight (kg)"),
+            Some(CellLabel::Unit("kg".into()))
+        );
+        assert_eq!(CellLabel::of("Comments (optional text here)"), None);
+    }
+
+    #[test]
+    fn html_table_rfq_reads_as_labelled_rows() {
+        let raw = "From: a@b.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Please quote:</p><table><tr><th>Fabric</th><th>Qty (m)</th><th>Target (USD/m)</th></tr><tr><td>denim 10 oz</td><td>12,000</td><td>2.10</td></tr></table>\r\n";
+        let m = parse(raw.as_bytes(), fallback(), false).unwrap();
+        assert!(
+            m.text.contains("denim 10 oz | 12,000 m | USD 2.10/m"),
+            "{}",
+            m.text
+        );
     }
 }

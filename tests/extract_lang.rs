@@ -934,3 +934,32 @@ fn a_plural_of_our_kind_of_goods_is_never_called_not_ours() {
     ));
     assert!(!has(&ex, "not_ours"), "{:?}", ex.items);
 }
+
+#[test]
+fn a_trade_term_or_a_place_after_a_request_is_not_goods() {
+    let ex = run(&mail(
+        "buyer@coastal-ports.example",
+        "Mon, 16 Nov 2026 10:00:00 +0000",
+        "Floodlights",
+        "We need 12 floodlights. Please quote CIF Mombasa, delivery to Mombasa port.\n",
+    ));
+    assert!(!has(&ex, "not_ours"), "{:?}", ex.items);
+    assert!(
+        ex.items.iter().all(|i| !i.product.contains("Mombasa")),
+        "{:?}",
+        ex.items
+    );
+}
+
+#[test]
+fn an_html_table_rfq_gives_one_item_per_row_with_the_headers_units() {
+    let raw = "From: buyer@lagoon-build.example\r\nDate: Mon, 16 Nov 2026 10:00:00 +0000\r\nSubject: RFQ\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Please quote:</p><table><tr><th>No.</th><th>Item</th><th>Qty (pcs)</th><th>Target (USD/pc)</th></tr><tr><td>1</td><td>floodlight 200W</td><td>120</td><td>41.50</td></tr><tr><td>2</td><td>high bay 150W</td><td>300</td><td>36</td></tr></table>\r\n";
+    let ex = run(raw.as_bytes());
+    assert_eq!(ex.items.len(), 2, "{:?}", ex.items);
+    let first = &ex.items[0];
+    assert!(first.product.starts_with("floodlight"), "{first:?}");
+    assert_eq!(first.quantity.as_ref().map(|q| q.amount), Some(120.0));
+    assert_eq!(first.price.as_ref().map(|p| p.amount), Some(41.5));
+    assert_eq!(first.fit, leadsift::extract::items::Fit::Ours);
+    assert_eq!(ex.items[1].quantity.as_ref().map(|q| q.amount), Some(300.0));
+}

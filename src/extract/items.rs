@@ -161,6 +161,10 @@ fn strip_bullet(s: &str) -> &str {
     let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
     if (1..=2).contains(&digits) {
         let rest = &t[digits..];
+        // "1 | poplin | 24,000 m": a table row's number cell.
+        if let Some(r) = rest.trim_start().strip_prefix('|') {
+            return r.trim_start();
+        }
         if let Some(r) = rest.strip_prefix([')', '.', '、']) {
             // "2. " is a bullet; "2.5" is a number.
             if !r.starts_with(|c: char| c.is_ascii_digit()) {
@@ -200,7 +204,7 @@ fn head_len(phrase: &str, lex: &Lexicon) -> usize {
         .find(|(_, c)| {
             matches!(
                 c,
-                ',' | '，' | '、' | '،' | '(' | '（' | ';' | '；' | ':' | '：'
+                ',' | '，' | '、' | '،' | '(' | '（' | ';' | '；' | ':' | '：' | '|'
             )
         })
         .map_or(phrase.len(), |(i, _)| i);
@@ -298,10 +302,10 @@ fn adjacent_run<'a>(s: &'a str, before: bool, lex: &Lexicon) -> &'a str {
             take(*st);
         }
     } else {
-        // Leading articles and short determiners ("a", "the", "our") open a name, not end it.
+        // Leading articles and determiners ("a", "the", "our") open a name, not end it.
         let lead = ws
             .iter()
-            .take_while(|(_, w)| w.chars().count() <= 3 && is_stop_word(w, lex))
+            .take_while(|(_, w)| lex.item_articles.contains(w))
             .count();
         for (st, w) in &ws[lead..] {
             if is_stop_word(w, lex) {
@@ -367,7 +371,7 @@ pub fn items(text: &str, facts: &[Located<'_>], catalogue: &Catalogue, lex: &Lex
         let list_line = before.len() < before_raw.len()
             || before_raw
                 .trim_end()
-                .ends_with([':', '：', '-', '–', '—', '=']);
+                .ends_with([':', '：', '-', '–', '—', '=', '|']);
         let before = clip_keep(before, true, !list_line);
         let before = if list_line {
             before

@@ -93,6 +93,9 @@ struct FileDoc {
     /// buy"): the words after them name an item.
     #[serde(default)]
     item_requests: Vec<String>,
+    /// Articles and determiners that open a product's name ("a", "the", "un", "der").
+    #[serde(default)]
+    item_articles: Vec<String>,
     #[serde(default)]
     rule: Vec<RuleDoc>,
 }
@@ -256,6 +259,7 @@ pub struct Lexicon {
     pub item_cues: Vec<String>,
     /// Longest first.
     pub item_requests: Vec<String>,
+    pub item_articles: std::collections::HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -524,6 +528,7 @@ fn build(
         lex.item_noise.extend(lower(&d.item_noise));
         lex.item_cues.extend(lower(&d.item_cues));
         lex.item_requests.extend(lower(&d.item_requests));
+        lex.item_articles.extend(lower(&d.item_articles));
     }
     // Vars built from the word tables, so a language adds a word in one place and the rules
     // match it: {numword}, {cur_word}, {cur_code}, {subunit}, {weekday}. A file's own var of the

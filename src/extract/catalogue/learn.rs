@@ -271,7 +271,7 @@ impl<'a> Learner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Business;
+    use crate::extract::Business;
 
     fn extractor() -> Extractor {
         let business = Business {

@@ -882,9 +882,11 @@ fn explain_shows_the_judgement_steps_in_order_with_the_one_that_decided() {
     };
     let order = [
         "risk",
+        "bulk",
         "seller",
         "non_buyer",
         "fit",
+        "asks",
         "value",
         "fishing",
         "private",
@@ -911,9 +913,9 @@ fn explain_shows_the_judgement_steps_in_order_with_the_one_that_decided() {
         .map(|l| l.split_whitespace().next().unwrap_or(""))
         .collect();
     assert_eq!(names, order, "{text}");
-    assert!(lines[..7].iter().all(|l| l.ends_with("passed")), "{text}");
+    assert!(lines[..9].iter().all(|l| l.ends_with("passed")), "{text}");
     assert!(
-        lines[7].contains(&format!("DECIDED {}: {}", l.class.as_str(), l.reasons[0])),
+        lines[9].contains(&format!("DECIDED {}: {}", l.class.as_str(), l.reasons[0])),
         "{text}"
     );
 
